@@ -1,0 +1,123 @@
+"""A measurement table together with its card, and its Parquet form on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from costmodel.card import CARD_METADATA_KEY, DatasetCard
+from costmodel.exceptions import InvalidInputError
+from costmodel.schema import input_columns, validate_frame
+
+__all__ = ["Dataset", "atomic_write", "read_parquet", "write_parquet"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated measurement table with its :class:`~costmodel.card.DatasetCard`.
+
+    Attributes:
+        frame: The table, in the layout of :mod:`costmodel.schema`.
+        card: Its provenance; ``card.targets`` names the target columns.
+    """
+
+    frame: pd.DataFrame
+    card: DatasetCard
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Target columns."""
+        return self.card.targets
+
+    @property
+    def inputs(self) -> list[str]:
+        """Input columns (all but targets, their statistics and reserved columns)."""
+        return list(self.card.inputs) or input_columns(self.frame, self.targets)
+
+    def validate(self) -> Dataset:
+        """Check the frame against the schema and the card's targets; return ``self``.
+
+        Raises:
+            InvalidInputError: Naming the column and rows at fault.
+        """
+        validate_frame(self.frame, self.targets)
+        return self
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> Path:
+        """Write atomically to ``path`` with the card (row count and fingerprint refreshed)."""
+        return write_parquet(self.frame, self.card, path)
+
+    @classmethod
+    def from_parquet(cls, path: str | os.PathLike[str]) -> Dataset:
+        """Read a Parquet file written by :meth:`to_parquet` (or any Parquet with a card)."""
+        frame, card = read_parquet(path)
+        return cls(frame, card)
+
+
+def atomic_write(path: str | os.PathLike[str], write: callable, *, suffix: str = "") -> Path:  # type: ignore[valid-type]
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    A crash leaves either the old file or the new one, never a half-written file under ``path``.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_parquet(
+    frame: pd.DataFrame, card: DatasetCard, path: str | os.PathLike[str], *, compression: str = "zstd"
+) -> Path:
+    """Write ``frame`` with ``card`` in the Parquet metadata, atomically.
+
+    The card's ``row_count`` and ``fingerprint`` are recomputed from ``frame``.
+    """
+    card = card.for_frame(frame)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = dict(table.schema.metadata or {})
+    metadata[CARD_METADATA_KEY] = card.to_json().encode()
+    table = table.replace_schema_metadata(metadata)
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression=compression))
+
+
+def read_parquet(
+    path: str | os.PathLike[str], *, columns: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, DatasetCard]:
+    """Read a Parquet measurement table and its card.
+
+    A file without a card gets a minimal one named after the file, with no targets.
+
+    Raises:
+        InvalidInputError: The file is missing, not Parquet, or its card is unreadable.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInputError("no such file", file=str(path))
+    try:
+        table = pq.read_table(path, columns=list(columns) if columns else None)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInputError(f"not a readable Parquet file ({exc})", file=str(path)) from exc
+    raw = (table.schema.metadata or {}).get(CARD_METADATA_KEY)
+    if raw is None:
+        card = DatasetCard(name=path.stem)
+    else:
+        try:
+            card = DatasetCard.from_dict(json.loads(raw))
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise InvalidInputError(f"unreadable dataset card ({exc})", file=str(path)) from exc
+    return table.to_pandas(), card

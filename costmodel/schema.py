@@ -1,0 +1,208 @@
+"""The measurement schema: one tabular layout every loader writes and every model reads.
+
+A measurement table is a :class:`pandas.DataFrame` with
+
+* **input columns**: whatever describes the measured thing (GEMM shape, kernel parameters, ...);
+* ``device``: the hardware the row was measured on (a name from the device table when known);
+* **target columns** whose name carries the unit: ``runtime_ms``, ``power_w``, ``energy_j``, ``ipc``,
+  or any ``<quantity>_<unit>`` with a unit from :data:`UNIT_SUFFIXES`;
+* optional repeat statistics: ``<target>_std`` (standard deviation over repeats) and ``n_repeats``;
+* ``valid`` (bool) and ``failure_reason`` (str): configurations that failed to compile or run are
+  kept with ``valid=False`` and the reason, and their targets are missing.
+
+:func:`validate_frame` checks a frame against this layout and names the column and offending rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from costmodel.exceptions import InvalidInputError
+
+__all__ = [
+    "DEVICE",
+    "FAILURE_REASON",
+    "KNOWN_TARGETS",
+    "N_REPEATS",
+    "RESERVED_COLUMNS",
+    "UNIT_SUFFIXES",
+    "VALID",
+    "TargetSpec",
+    "input_columns",
+    "std_column",
+    "target_spec",
+    "valid_mask",
+    "validate_frame",
+]
+
+DEVICE = "device"
+VALID = "valid"
+FAILURE_REASON = "failure_reason"
+N_REPEATS = "n_repeats"
+RESERVED_COLUMNS = frozenset({DEVICE, VALID, FAILURE_REASON, N_REPEATS})
+
+#: Unit suffixes a target name may end with, and what they mean.
+UNIT_SUFFIXES: dict[str, str] = {
+    "ns": "nanoseconds",
+    "us": "microseconds",
+    "ms": "milliseconds",
+    "s": "seconds",
+    "w": "watts",
+    "j": "joules",
+    "ipc": "instructions per cycle",
+    "gflops": "GFLOP/s",
+    "tflops": "TFLOP/s",
+    "gbps": "GB/s",
+    "iops": "I/O operations per second",
+}
+_TARGET_NAME = re.compile(r"^(?:[a-z][a-z0-9]*_)*(?P<unit>" + "|".join(UNIT_SUFFIXES) + r")$")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """What a target column measures.
+
+    Attributes:
+        name: Column name, ending in its unit (``runtime_ms``).
+        unit: Unit suffix (``ms``).
+        description: One line for humans.
+        log_scale: Model the target in log space (runtime-like targets spanning decades).
+    """
+
+    name: str
+    unit: str
+    description: str
+    log_scale: bool = True
+
+
+KNOWN_TARGETS: dict[str, TargetSpec] = {
+    "runtime_ms": TargetSpec("runtime_ms", "ms", "wall or kernel runtime per execution"),
+    "power_w": TargetSpec("power_w", "w", "average power drawn while running"),
+    "energy_j": TargetSpec("energy_j", "j", "energy per execution"),
+    "ipc": TargetSpec("ipc", "ipc", "retired instructions per core cycle", log_scale=False),
+}
+
+
+def target_spec(name: str) -> TargetSpec:
+    """Return the :class:`TargetSpec` for a target column name.
+
+    Known targets come from :data:`KNOWN_TARGETS`; other names must end in a unit suffix.
+
+    Raises:
+        InvalidInputError: The name carries no known unit.
+    """
+    if name in KNOWN_TARGETS:
+        return KNOWN_TARGETS[name]
+    match = _TARGET_NAME.match(name)
+    if match is None:
+        raise InvalidInputError(
+            "a target name must end in its unit, one of "
+            + ", ".join(f"_{u}" for u in UNIT_SUFFIXES)
+            + " (for example runtime_ms, power_w, energy_j, ipc)",
+            field=name,
+        )
+    unit = match.group("unit")
+    return TargetSpec(name, unit, UNIT_SUFFIXES[unit], log_scale=unit != "ipc")
+
+
+def std_column(target: str) -> str:
+    """Name of the column holding the repeat standard deviation of ``target``."""
+    return f"{target}_std"
+
+
+def valid_mask(frame: pd.DataFrame) -> np.ndarray:
+    """Boolean array: rows that were measured successfully (all rows when there is no ``valid``)."""
+    if VALID not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    return frame[VALID].fillna(False).to_numpy(dtype=bool)
+
+
+def input_columns(frame: pd.DataFrame, targets: Iterable[str]) -> list[str]:
+    """Columns that describe the measured thing: all but targets, their statistics and reserved ones."""
+    targets = list(targets)
+    derived = {std_column(t) for t in targets}
+    return [
+        c
+        for c in frame.columns
+        if c not in RESERVED_COLUMNS and c not in targets and c not in derived
+    ]
+
+
+def _positions(mask: np.ndarray) -> list[int]:
+    return np.flatnonzero(mask).tolist()
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    targets: Sequence[str],
+    *,
+    required: Sequence[str] = (),
+    require_device: bool = True,
+) -> None:
+    """Check a measurement table against the schema.
+
+    Args:
+        frame: The table.
+        targets: Target columns that must be present and numeric; on valid rows they must be
+            finite and non-negative (runtimes strictly positive).
+        required: Further input columns that must be present.
+        require_device: Whether the ``device`` column must be present.
+
+    Raises:
+        InvalidInputError: Naming the column and the offending rows.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidInputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    needed = list(required) + list(targets) + ([DEVICE] if require_device else [])
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(
+            f"missing column(s) {missing}; the table has {list(frame.columns)}",
+            field=missing[0],
+        )
+    if VALID in frame.columns and frame[VALID].dtype != bool:
+        bad = ~frame[VALID].isin([True, False])
+        if bad.any():
+            raise InvalidInputError(
+                "the validity flag must be true or false", field=VALID, rows=_positions(bad.to_numpy())
+            )
+    valid = valid_mask(frame)
+    if require_device:
+        missing_device = frame[DEVICE].isna().to_numpy()
+        if missing_device.any():
+            raise InvalidInputError(
+                "device is missing", field=DEVICE, rows=_positions(missing_device)
+            )
+    for target in targets:
+        spec = target_spec(target)
+        column = frame[target]
+        numeric = pd.to_numeric(column, errors="coerce")
+        not_numeric = (numeric.isna() & column.notna()).to_numpy()
+        if not_numeric.any():
+            raise InvalidInputError(
+                "target is not numeric", field=target, rows=_positions(not_numeric & valid)
+                or _positions(not_numeric)
+            )
+        values = numeric.to_numpy(dtype=float)
+        nan = valid & ~np.isfinite(values)
+        if nan.any():
+            raise InvalidInputError(
+                "target is NaN or infinite on rows marked valid (mark failed rows valid=False)",
+                field=target,
+                rows=_positions(nan),
+            )
+        negative = valid & (values < 0)
+        if spec.unit in {"ns", "us", "ms", "s"}:
+            negative |= valid & (values == 0)
+        if negative.any():
+            raise InvalidInputError(
+                "target must be positive" if spec.unit in {"ns", "us", "ms", "s"} else
+                "target must not be negative",
+                field=target,
+                rows=_positions(negative),
+            )

@@ -1,0 +1,112 @@
+"""The featurizer contract: measurement-table rows -> float32 feature matrices.
+
+Call order: ``fit(frame)`` once (learns column kinds, categories, ...), then ``transform(frame)``
+any number of times. Featurizers are scikit-learn transformers: ``__init__`` only stores its
+keyword-only parameters, fitted state ends in ``_``, ``get_feature_names_out()`` gives stable names
+(one per output column, in order), so they work inside a :class:`sklearn.pipeline.Pipeline`.
+
+A fitted featurizer is read-only during ``transform`` and so safe to share between threads.
+
+Persistence never pickles: :meth:`Featurizer.get_state` returns JSON-ready fitted state and
+:meth:`Featurizer.from_state` rebuilds an equal featurizer from ``get_params()`` and that state.
+
+Errors: ``transform`` raises :class:`~costmodel.exceptions.InvalidInputError` listing every missing
+input column (and, when ``strict``, every unknown one); bad values name the column and rows.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from costmodel.exceptions import InvalidInputError
+
+__all__ = ["Featurizer", "as_frame"]
+
+
+def as_frame(X: Any) -> pd.DataFrame:
+    """Accept a DataFrame, one record (dict) or a list of records.
+
+    Raises:
+        InvalidInputError: Anything else.
+    """
+    if isinstance(X, pd.DataFrame):
+        return X
+    if isinstance(X, dict):
+        return pd.DataFrame([X])
+    if isinstance(X, list) and all(isinstance(r, dict) for r in X):
+        if not X:
+            raise InvalidInputError("no records given")
+        return pd.DataFrame(X)
+    raise InvalidInputError(
+        f"expected a DataFrame, a record (dict) or a list of records, got {type(X).__name__}"
+    )
+
+
+class Featurizer(TransformerMixin, BaseEstimator, ABC):
+    """Base class of featurizers. Subclasses implement :meth:`fit`, :meth:`transform`,
+    :meth:`get_feature_names_out`, :meth:`get_state` and :meth:`_set_state`.
+
+    Attributes:
+        kind: Registry name (``"gemm"``), used by persistence.
+        input_columns_: Columns read from the frame, set by ``fit``.
+    """
+
+    kind: ClassVar[str] = ""
+
+    @abstractmethod
+    def fit(self, X: pd.DataFrame, y: Any = None) -> Featurizer:
+        """Learn what ``transform`` needs from a measurement table; return ``self``."""
+
+    @abstractmethod
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Return a float32 matrix of shape ``(n_samples, n_features)``."""
+
+    @abstractmethod
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the output columns, in order (an object array of str)."""
+
+    @abstractmethod
+    def get_state(self) -> dict[str, Any]:
+        """Fitted state as JSON-ready values (no numpy scalars, no objects)."""
+
+    @abstractmethod
+    def _set_state(self, state: dict[str, Any]) -> None:
+        """Restore fitted state written by :meth:`get_state`."""
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], state: dict[str, Any]) -> Featurizer:
+        """Rebuild a fitted featurizer from ``get_params()`` and ``get_state()`` output."""
+        featurizer = cls(**params)
+        featurizer._set_state(state)
+        return featurizer
+
+    def required_columns(self) -> list[str]:
+        """Input columns ``transform`` reads (after ``fit``)."""
+        check_is_fitted(self, "input_columns_")
+        return list(self.input_columns_)
+
+    def _check_columns(self, frame: pd.DataFrame, *, strict: bool = False,
+                       ignore: frozenset[str] = frozenset()) -> None:
+        """Raise listing missing (and, if ``strict``, unknown) columns."""
+        missing = [c for c in self.input_columns_ if c not in frame.columns]
+        unknown = (
+            [c for c in frame.columns if c not in self.input_columns_ and c not in ignore]
+            if strict
+            else []
+        )
+        if missing or unknown:
+            parts = []
+            if missing:
+                parts.append(f"missing field(s) {missing}")
+            if unknown:
+                parts.append(f"unknown field(s) {unknown}")
+            raise InvalidInputError(
+                "; ".join(parts) + f"; the model reads {list(self.input_columns_)}",
+                field=(missing or unknown)[0],
+            )
