@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +62,9 @@ class Dataset:
         return cls(frame, card)
 
 
-def atomic_write(path: str | os.PathLike[str], write: callable, *, suffix: str = "") -> Path:  # type: ignore[valid-type]
+def atomic_write(
+    path: str | os.PathLike[str], write: Callable[[Path], object], *, suffix: str = ""
+) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
 
     A crash leaves either the old file or the new one, never a half-written file under ``path``.
@@ -81,7 +83,11 @@ def atomic_write(path: str | os.PathLike[str], write: callable, *, suffix: str =
 
 
 def write_parquet(
-    frame: pd.DataFrame, card: DatasetCard, path: str | os.PathLike[str], *, compression: str = "zstd"
+    frame: pd.DataFrame,
+    card: DatasetCard,
+    path: str | os.PathLike[str],
+    *,
+    compression: str = "zstd",
 ) -> Path:
     """Write ``frame`` with ``card`` in the Parquet metadata, atomically.
 

@@ -4,7 +4,7 @@ A measurement table is a :class:`pandas.DataFrame` with
 
 * **input columns**: whatever describes the measured thing (GEMM shape, kernel parameters, ...);
 * ``device``: the hardware the row was measured on (a name from the device table when known);
-* **target columns** whose name carries the unit: ``runtime_ms``, ``power_w``, ``energy_j``, ``ipc``,
+* **target columns** named with their unit: ``runtime_ms``, ``power_w``, ``energy_j``, ``ipc``,
   or any ``<quantity>_<unit>`` with a unit from :data:`UNIT_SUFFIXES`;
 * optional repeat statistics: ``<target>_std`` (standard deviation over repeats) and ``n_repeats``;
 * ``valid`` (bool) and ``failure_reason`` (str): configurations that failed to compile or run are
@@ -123,7 +123,7 @@ def valid_mask(frame: pd.DataFrame) -> np.ndarray:
 
 
 def input_columns(frame: pd.DataFrame, targets: Iterable[str]) -> list[str]:
-    """Columns that describe the measured thing: all but targets, their statistics and reserved ones."""
+    """Columns describing the measured thing: all but targets, their statistics, reserved ones."""
     targets = list(targets)
     derived = {std_column(t) for t in targets}
     return [
@@ -169,7 +169,9 @@ def validate_frame(
         bad = ~frame[VALID].isin([True, False])
         if bad.any():
             raise InvalidInputError(
-                "the validity flag must be true or false", field=VALID, rows=_positions(bad.to_numpy())
+                "the validity flag must be true or false",
+                field=VALID,
+                rows=_positions(bad.to_numpy()),
             )
     valid = valid_mask(frame)
     if require_device:
@@ -185,8 +187,9 @@ def validate_frame(
         not_numeric = (numeric.isna() & column.notna()).to_numpy()
         if not_numeric.any():
             raise InvalidInputError(
-                "target is not numeric", field=target, rows=_positions(not_numeric & valid)
-                or _positions(not_numeric)
+                "target is not numeric",
+                field=target,
+                rows=_positions(not_numeric & valid) or _positions(not_numeric),
             )
         values = numeric.to_numpy(dtype=float)
         nan = valid & ~np.isfinite(values)
@@ -201,8 +204,9 @@ def validate_frame(
             negative |= valid & (values == 0)
         if negative.any():
             raise InvalidInputError(
-                "target must be positive" if spec.unit in {"ns", "us", "ms", "s"} else
-                "target must not be negative",
+                "target must be positive"
+                if spec.unit in {"ns", "us", "ms", "s"}
+                else "target must not be negative",
                 field=target,
                 rows=_positions(negative),
             )

@@ -91,8 +91,9 @@ class Featurizer(TransformerMixin, BaseEstimator, ABC):
         check_is_fitted(self, "input_columns_")
         return list(self.input_columns_)
 
-    def _check_columns(self, frame: pd.DataFrame, *, strict: bool = False,
-                       ignore: frozenset[str] = frozenset()) -> None:
+    def _check_columns(
+        self, frame: pd.DataFrame, *, strict: bool = False, ignore: frozenset[str] = frozenset()
+    ) -> None:
         """Raise listing missing (and, if ``strict``, unknown) columns."""
         missing = [c for c in self.input_columns_ if c not in frame.columns]
         unknown = (
