@@ -1,0 +1,266 @@
+"""The regressor contract: one target, a point estimate and a calibrated interval.
+
+Call order: ``fit(X, y, groups=None)`` once, then ``predict``, ``predict_interval`` or
+``predict_with_interval`` any number of times. A fitted regressor is read-only during prediction and
+safe to share between threads.
+
+``fit`` holds aside a calibration fold (``calibration_fraction`` of the rows; whole groups when
+``groups`` is given, so the intervals account for out-of-group error), fits the point model and a
+difficulty estimate on the rest, and calibrates intervals with split conformal prediction
+(:mod:`costmodel.conformal`). With ``refit=True`` the point model is then refitted on all rows.
+Targets with ``log_target=True`` are modelled as ``log(y)``; intervals are computed there and mapped
+back, so their width is relative.
+
+Estimators follow scikit-learn: ``__init__`` stores keyword-only parameters unchanged, ``fit``
+checks them and returns ``self``, learned state ends in ``_``, prediction calls ``check_is_fitted``.
+
+Errors: :class:`~costmodel.exceptions.InvalidInputError` for bad ``X``/``y``/parameters,
+:class:`sklearn.exceptions.NotFittedError` before ``fit``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
+from sklearn.utils.validation import check_is_fitted
+
+from costmodel.conformal import SplitConformalCalibrator, check_coverage
+from costmodel.exceptions import InvalidInputError
+
+__all__ = ["MIN_TRAINING_ROWS", "CostRegressor"]
+
+#: Fewer valid rows than this cannot be split into a fit and a calibration fold.
+MIN_TRAINING_ROWS = 20
+_EPS_FRACTION = 1e-3
+
+
+class CostRegressor(RegressorMixin, BaseEstimator, ABC):
+    """Base class of single-target regressors with calibrated intervals.
+
+    Subclasses implement :meth:`_fit_point`, :meth:`_predict_point`, :meth:`_difficulty`,
+    :meth:`_save_model` and :meth:`_load_model`, and list their hyperparameters with allowed ranges
+    in ``_parameter_constraints`` (checked by :meth:`fit`).
+    """
+
+    kind: ClassVar[str] = ""
+    #: Parameters that may be ``None``.
+    _nullable: ClassVar[frozenset[str]] = frozenset()
+    #: name -> (type or tuple of types, lower bound or None, upper bound or None, allowed values)
+    _parameter_constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "log_target": (bool, None, None, None),
+        "calibration_fraction": (numbers.Real, 0.05, 0.5, None),
+        "refit": (bool, None, None, None),
+        "normalize": (bool, None, None, None),
+        "random_state": (numbers.Integral, 0, None, None),
+    }
+
+    # ---- subclass hooks -------------------------------------------------------------------
+    @abstractmethod
+    def _fit_point(self, X: np.ndarray, z: np.ndarray) -> Any:
+        """Fit and return the point model on ``X`` ``(n, d)`` and transformed targets ``z``."""
+
+    @abstractmethod
+    def _predict_point(self, model: Any, X: np.ndarray) -> np.ndarray:
+        """Point predictions in the transformed space, shape ``(n,)``."""
+
+    @abstractmethod
+    def _fit_difficulty(self, X: np.ndarray, z: np.ndarray, model: Any) -> Any:
+        """Fit and return whatever :meth:`_difficulty` needs (``None`` if it needs nothing)."""
+
+    @abstractmethod
+    def _difficulty(self, model: Any, difficulty_model: Any, X: np.ndarray) -> np.ndarray:
+        """Unscaled difficulty (spread) per row, shape ``(n,)``, ≥ 0."""
+
+    @abstractmethod
+    def _save_model(
+        self, model: Any, difficulty_model: Any, directory: Path, stem: str
+    ) -> list[str]:
+        """Write the fitted models under ``directory``; return the file names written."""
+
+    @abstractmethod
+    def _load_model(self, directory: Path, stem: str) -> tuple[Any, Any]:
+        """Read what :meth:`_save_model` wrote; return ``(model, difficulty_model)``."""
+
+    # ---- parameter checks -----------------------------------------------------------------
+    def _check_params(self) -> None:
+        constraints = {**CostRegressor._parameter_constraints, **type(self)._parameter_constraints}
+        for name, (types, low, high, allowed) in constraints.items():
+            value = getattr(self, name)
+            if value is None and name in type(self)._nullable:
+                continue
+            if allowed is not None:
+                if value not in allowed:
+                    raise InvalidInputError(
+                        f"parameter {name}={value!r} of {type(self).__name__} must be one of "
+                        f"{list(allowed)}"
+                    )
+                continue
+            if types is bool:
+                ok = isinstance(value, (bool, np.bool_))
+            else:
+                ok = isinstance(value, types) and not isinstance(value, bool)
+            if not ok:
+                raise InvalidInputError(
+                    f"parameter {name}={value!r} of {type(self).__name__} has the wrong type"
+                )
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise InvalidInputError(
+                    f"parameter {name}={value!r} of {type(self).__name__} must be in "
+                    f"[{low}, {high if high is not None else 'inf'}]"
+                )
+
+    # ---- data checks ----------------------------------------------------------------------
+    @staticmethod
+    def _check_X(X: Any) -> np.ndarray:
+        array = np.asarray(X, dtype=np.float32)
+        if array.ndim != 2:
+            raise InvalidInputError(
+                f"X must be 2-d (n_samples, n_features), got shape {array.shape}"
+            )
+        return array
+
+    def _check_X_predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        array = self._check_X(X)
+        if array.shape[1] != self.n_features_in_:
+            raise InvalidInputError(
+                f"X has {array.shape[1]} features, but the regressor was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return array
+
+    def _to_z(self, y: np.ndarray) -> np.ndarray:
+        if self.log_target:
+            if np.any(y <= 0):
+                rows = np.flatnonzero(y <= 0).tolist()
+                raise InvalidInputError(
+                    "a log-scale target must be positive (set log_target=False otherwise)",
+                    rows=rows,
+                )
+            return np.log(y)
+        return y
+
+    def _from_z(self, z: np.ndarray) -> np.ndarray:
+        return np.exp(z) if self.log_target else z
+
+    # ---- public API -----------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, groups: Any = None) -> CostRegressor:
+        """Fit the point model, the difficulty estimate and the conformal calibration.
+
+        Args:
+            X: Features, shape ``(n_samples, n_features)``.
+            y: Target, shape ``(n_samples,)``, finite (positive for ``log_target``).
+            groups: Optional group label per row; the calibration fold then holds whole groups.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            InvalidInputError: Bad parameters, shapes, non-finite targets or too few rows.
+        """
+        self._check_params()
+        X = self._check_X(X)
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if len(y) != len(X):
+            raise InvalidInputError(f"X has {len(X)} rows but y has {len(y)}")
+        bad = ~np.isfinite(y)
+        if bad.any():
+            raise InvalidInputError("target is NaN or infinite", rows=np.flatnonzero(bad).tolist())
+        if len(y) < MIN_TRAINING_ROWS:
+            raise InvalidInputError(
+                f"need at least {MIN_TRAINING_ROWS} rows to fit and calibrate, got {len(y)}"
+            )
+        z = self._to_z(y)
+        fit_idx, cal_idx = self._calibration_split(len(y), groups)
+        model = self._fit_point(X[fit_idx], z[fit_idx])
+        difficulty_model = (
+            self._fit_difficulty(X[fit_idx], z[fit_idx], model) if self.normalize else None
+        )
+        residuals = z[cal_idx] - self._predict_point(model, X[cal_idx])
+        sigma = self._sigma(model, difficulty_model, X[cal_idx], fit=True)
+        self.calibrator_ = SplitConformalCalibrator.from_residuals(residuals, sigma)
+        if self.refit:
+            model = self._fit_point(X, z)
+        self.model_ = model
+        self.difficulty_model_ = difficulty_model
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _calibration_split(self, n: int, groups: Any) -> tuple[np.ndarray, np.ndarray]:
+        size = self.calibration_fraction
+        if groups is not None:
+            groups = np.asarray(groups)
+            if len(groups) != n:
+                raise InvalidInputError(f"groups has {len(groups)} entries for {n} rows")
+            if len(np.unique(groups)) >= 4:
+                splitter = GroupShuffleSplit(
+                    n_splits=1, test_size=size, random_state=self.random_state
+                )
+                return next(splitter.split(np.zeros(n), groups=groups))
+        splitter = ShuffleSplit(n_splits=1, test_size=size, random_state=self.random_state)
+        return next(splitter.split(np.zeros(n)))
+
+    def _sigma(
+        self, model: Any, difficulty_model: Any, X: np.ndarray, *, fit: bool = False
+    ) -> np.ndarray | None:
+        if not self.normalize:
+            return None
+        raw = np.asarray(self._difficulty(model, difficulty_model, X), dtype=np.float64)
+        if fit:
+            positive = raw[raw > 0]
+            self.sigma_floor_ = float(np.median(positive) * _EPS_FRACTION) if positive.size else 1.0
+        return np.maximum(raw, self.sigma_floor_)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Point estimates, shape ``(n_samples,)`` (the geometric mean for log-scale targets)."""
+        X = self._check_X_predict(X)
+        return self._from_z(self._predict_point(self.model_, X))
+
+    def predict_interval(self, X: Any, *, coverage: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated bounds ``(lower, upper)``, each shape ``(n_samples,)``."""
+        _, lower, upper = self.predict_with_interval(X, coverage=coverage)
+        return lower, upper
+
+    def predict_with_interval(
+        self, X: Any, *, coverage: float = 0.9
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Point estimates and calibrated bounds in one pass: ``(point, lower, upper)``."""
+        coverage = check_coverage(coverage)
+        X = self._check_X_predict(X)
+        z = self._predict_point(self.model_, X)
+        q = self.calibrator_.quantile(coverage)
+        sigma = self._sigma(self.model_, self.difficulty_model_, X)
+        half = q if sigma is None else q * sigma
+        return self._from_z(z), self._from_z(z - half), self._from_z(z + half)
+
+    # ---- persistence (used by costmodel.persistence) --------------------------------------
+    def save_payload(self, directory: Path, stem: str) -> dict[str, Any]:
+        """Write fitted state under ``directory``; return JSON-ready state incl. files written."""
+        check_is_fitted(self, "model_")
+        files = self._save_model(self.model_, self.difficulty_model_, directory, stem)
+        cal_file = f"{stem}.calibration.npy"
+        np.save(directory / cal_file, self.calibrator_.scores, allow_pickle=False)
+        return {
+            "files": [*files, cal_file],
+            "n_features_in": int(self.n_features_in_),
+            "sigma_floor": float(getattr(self, "sigma_floor_", 1.0)),
+        }
+
+    @classmethod
+    def load_payload(
+        cls, params: dict[str, Any], state: dict[str, Any], directory: Path, stem: str
+    ) -> CostRegressor:
+        """Rebuild a fitted regressor from :meth:`save_payload` output."""
+        regressor = cls(**params)
+        regressor.model_, regressor.difficulty_model_ = regressor._load_model(directory, stem)
+        scores = np.load(directory / f"{stem}.calibration.npy", allow_pickle=False)
+        regressor.calibrator_ = SplitConformalCalibrator(scores)
+        regressor.n_features_in_ = int(state["n_features_in"])
+        regressor.sigma_floor_ = float(state["sigma_floor"])
+        return regressor

@@ -1,0 +1,354 @@
+"""CostModel: a featurizer, one calibrated regressor per target, and the metadata to trust it.
+
+>>> import costmodel
+>>> from costmodel.datasets import load as load_dataset
+>>> data = load_dataset("powersensor3-gemm")
+>>> model = costmodel.CostModel(targets=["runtime_ms", "power_w"]).fit(data)
+>>> model.predict(data.frame.head(3), coverage=0.9)  # runtime_ms_mean, _lower, _upper, ...
+>>> model.save("model/")
+>>> costmodel.load("model/").predict({"nvml_gr_clock": 1515, ...})
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from costmodel import registry
+from costmodel.card import DatasetCard, fingerprint
+from costmodel.conformal import check_coverage
+from costmodel.exceptions import InvalidInputError, ModelFormatError, UnknownTargetError
+from costmodel.persistence import library_versions, read_model_dir, write_model_dir
+from costmodel.schema import (
+    DEVICE,
+    input_columns,
+    target_spec,
+    valid_mask,
+    validate_frame,
+)
+
+__all__ = ["CostModel", "load"]
+
+_LIBRARIES = ("costmodel", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu", "skops")
+
+
+def _as_frame(X: Any) -> pd.DataFrame:
+    from costmodel.featurizers.base import as_frame
+
+    return as_frame(X)
+
+
+class CostModel:
+    """Predicts one or more targets with calibrated intervals from measurement-table rows.
+
+    Args:
+        featurizer: A fitted-or-not featurizer instance, or its kind name (``"kernel_config"``,
+            ``"gemm"``, see ``costmodel.registry.available("featurizer")``).
+        regressor: A regressor instance (cloned per target) or kind name (``"xgboost"``,
+            ``"random_forest"``, ``"mean"``).
+        targets: Target columns to model, named with their unit (``runtime_ms``, ``power_w``, ...).
+        featurizer_params: Parameters for a featurizer given by name.
+        regressor_params: Parameters for a regressor given by name.
+
+    Attributes (after ``fit``):
+        featurizer_: The fitted featurizer.
+        regressors_: Target name -> fitted regressor.
+        metadata_: Training facts (rows, devices, data fingerprint and card, versions, time).
+    """
+
+    def __init__(
+        self,
+        *,
+        featurizer: Any = "kernel_config",
+        regressor: Any = "xgboost",
+        targets: Sequence[str] = ("runtime_ms",),
+        featurizer_params: dict[str, Any] | None = None,
+        regressor_params: dict[str, Any] | None = None,
+    ) -> None:
+        self.featurizer = featurizer
+        self.regressor = regressor
+        self.targets = targets
+        self.featurizer_params = featurizer_params
+        self.regressor_params = regressor_params
+
+    # ---- construction ---------------------------------------------------------------------
+    def _make_featurizer(self) -> Any:
+        if isinstance(self.featurizer, str):
+            cls = registry.resolve("featurizer", self.featurizer)
+            return cls(**(self.featurizer_params or {}))
+        return clone(self.featurizer)
+
+    def _make_regressor(self) -> Any:
+        if isinstance(self.regressor, str):
+            cls = registry.resolve("regressor", self.regressor)
+            return cls(**(self.regressor_params or {}))
+        return clone(self.regressor)
+
+    # ---- fitting --------------------------------------------------------------------------
+    def fit(self, data: Any, *, groups: str | Sequence[Any] | None = None) -> CostModel:
+        """Fit the featurizer and one calibrated regressor per target on the valid rows.
+
+        Args:
+            data: A :class:`~costmodel.dataset.Dataset` (its card names the input columns) or a
+                DataFrame in the measurement schema.
+            groups: A column name or one label per row; calibration then holds out whole groups
+                (use the column you will generalize across: ``device``, a clock, a shape).
+
+        Returns:
+            ``self``.
+
+        Raises:
+            InvalidInputError: Missing targets, NaN or negative targets, too few valid rows.
+            UnknownKindError: An unknown featurizer or regressor name.
+        """
+        frame, card = _frame_and_card(data)
+        targets = list(self.targets)
+        if not targets:
+            raise InvalidInputError("give at least one target")
+        for target in targets:
+            target_spec(target)
+        validate_frame(frame, targets, require_device=False)
+        group_labels = _group_labels(frame, groups)
+        keep = valid_mask(frame)
+        frame = frame.loc[keep]
+        if group_labels is not None:
+            group_labels = group_labels[keep]
+        if card is not None and card.inputs:
+            inputs = [c for c in card.inputs if c in frame.columns]
+        else:
+            all_targets = set(targets) | set(card.targets if card else ())
+            inputs = input_columns(frame, all_targets)
+        if DEVICE in frame.columns and DEVICE not in inputs:
+            inputs = [*inputs, DEVICE]
+        featurizer = self._make_featurizer().fit(frame[inputs])
+        X = featurizer.transform(frame[inputs])
+        regressors = {}
+        for target in targets:
+            spec = target_spec(target)
+            regressor = self._make_regressor()
+            if "log_target" in regressor.get_params():
+                regressor.set_params(log_target=spec.log_scale)
+            y = frame[target].to_numpy(dtype=np.float64)
+            regressors[target] = regressor.fit(X, y, groups=group_labels)
+        self.featurizer_ = featurizer
+        self.regressors_ = regressors
+        self.metadata_ = {
+            "targets": {t: target_spec(t).__dict__ for t in targets},
+            "input_columns": list(featurizer.required_columns()),
+            "feature_names": [str(n) for n in featurizer.get_feature_names_out()],
+            "devices": sorted(map(str, frame[DEVICE].unique())) if DEVICE in frame else [],
+            "training": {
+                "rows": len(frame),
+                "fingerprint": fingerprint(frame),
+                "dataset": card.to_dict() if card is not None else None,
+                "groups": groups if isinstance(groups, str) else None,
+            },
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "versions": library_versions(*_LIBRARIES),
+        }
+        return self
+
+    # ---- prediction -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        from sklearn.exceptions import NotFittedError
+
+        if not hasattr(self, "regressors_"):
+            raise NotFittedError("this CostModel is not fitted yet; call fit() or costmodel.load()")
+
+    @property
+    def target_names(self) -> list[str]:
+        """Targets this (fitted) model predicts."""
+        self._check_fitted()
+        return list(self.regressors_)
+
+    @property
+    def input_columns(self) -> list[str]:
+        """Input fields a prediction request must carry."""
+        self._check_fitted()
+        return list(self.metadata_["input_columns"])
+
+    def _select_targets(self, targets: str | Sequence[str] | None) -> list[str]:
+        if targets is None:
+            return list(self.regressors_)
+        wanted = [targets] if isinstance(targets, str) else list(targets)
+        unknown = [t for t in wanted if t not in self.regressors_]
+        if unknown:
+            raise UnknownTargetError(
+                f"this model predicts {list(self.regressors_)}; {unknown} "
+                f"{'is' if len(unknown) == 1 else 'are'} not among them (train a model for it)"
+            )
+        return wanted
+
+    def featurize(self, X: Any, *, strict: bool = False) -> np.ndarray:
+        """Feature matrix ``(n_samples, n_features)`` for records or a DataFrame."""
+        self._check_fitted()
+        frame = _as_frame(X)
+        if strict and hasattr(self.featurizer_, "strict"):
+            featurizer = clone(self.featurizer_).set_params(strict=True)
+            featurizer._set_state(self.featurizer_.get_state())
+            return featurizer.transform(frame)
+        return self.featurizer_.transform(frame)
+
+    def predict(
+        self,
+        X: Any,
+        *,
+        targets: str | Sequence[str] | None = None,
+        coverage: float = 0.9,
+    ) -> pd.DataFrame:
+        """Predict each target with a calibrated interval.
+
+        Args:
+            X: A DataFrame, one record (dict) or a list of records with the input columns.
+            targets: Targets to predict (default: all the model was trained for).
+            coverage: Nominal coverage of the interval, in (0, 1).
+
+        Returns:
+            A DataFrame aligned with ``X`` with columns ``<target>_mean`` (the point estimate:
+            the geometric mean for log-scale targets), ``<target>_lower``, ``<target>_upper``.
+
+        Raises:
+            UnknownTargetError: A target the model was not trained for.
+            InvalidInputError: Missing fields or bad values (named), bad coverage.
+        """
+        self._check_fitted()
+        selected = self._select_targets(targets)
+        coverage = check_coverage(coverage)
+        frame = _as_frame(X)
+        features = self.featurizer_.transform(frame)
+        columns: dict[str, np.ndarray] = {}
+        for target in selected:
+            mean, lower, upper = self.regressors_[target].predict_with_interval(
+                features, coverage=coverage
+            )
+            columns[f"{target}_mean"] = mean
+            columns[f"{target}_lower"] = np.maximum(lower, 0.0)
+            columns[f"{target}_upper"] = upper
+        return pd.DataFrame(columns, index=frame.index)
+
+    # ---- persistence ----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save to a directory (atomically replaced) that loads without executing code."""
+        self._check_fitted()
+        featurizer = self.featurizer_
+
+        def write(directory: Path) -> dict[str, Any]:
+            regressors = {}
+            for index, (target, regressor) in enumerate(self.regressors_.items()):
+                stem = f"target{index}"
+                regressors[target] = {
+                    "kind": regressor.kind,
+                    "params": regressor.get_params(),
+                    "stem": stem,
+                    "state": regressor.save_payload(directory, stem),
+                }
+            return {
+                "featurizer": {
+                    "kind": featurizer.kind,
+                    "params": featurizer.get_params(),
+                    "state": featurizer.get_state(),
+                },
+                "regressors": regressors,
+                **self.metadata_,
+            }
+
+        return write_model_dir(path, write)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CostModel:
+        """Load a directory written by :meth:`save`.
+
+        Raises:
+            ModelFormatError: Missing, corrupted or incompatible model directory.
+        """
+        directory, meta = read_model_dir(path)
+        try:
+            spec = meta["featurizer"]
+            featurizer_cls = registry.resolve("featurizer", spec["kind"])
+            featurizer = featurizer_cls.from_state(spec["params"], spec["state"])
+            regressors = {}
+            for target, entry in meta["regressors"].items():
+                regressor_cls = registry.resolve("regressor", entry["kind"])
+                regressors[target] = regressor_cls.load_payload(
+                    entry["params"], entry["state"], directory, entry["stem"]
+                )
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            if isinstance(exc, ModelFormatError):
+                raise
+            raise ModelFormatError(f"{directory}: cannot rebuild the model ({exc!r})") from exc
+        model = cls(
+            featurizer=featurizer,
+            regressor=next(iter(regressors.values())),
+            targets=list(regressors),
+        )
+        model.featurizer_ = featurizer
+        model.regressors_ = regressors
+        model.metadata_ = {
+            k: meta[k]
+            for k in (
+                "targets",
+                "input_columns",
+                "feature_names",
+                "devices",
+                "training",
+                "created",
+                "versions",
+            )
+            if k in meta
+        }
+        return model
+
+    def info(self) -> dict[str, Any]:
+        """A JSON-ready summary: targets, regressors, inputs, devices, training data, versions."""
+        self._check_fitted()
+        return {
+            "targets": self.metadata_["targets"],
+            "regressors": {t: r.kind for t, r in self.regressors_.items()},
+            "featurizer": self.featurizer_.kind,
+            "input_columns": self.metadata_["input_columns"],
+            "n_features": len(self.metadata_["feature_names"]),
+            "devices": self.metadata_["devices"],
+            "training": {k: v for k, v in self.metadata_["training"].items() if k != "dataset"}
+            | {"dataset": (self.metadata_["training"].get("dataset") or {}).get("name")},
+            "created": self.metadata_.get("created"),
+            "versions": self.metadata_.get("versions", {}),
+        }
+
+
+def _frame_and_card(data: Any) -> tuple[pd.DataFrame, DatasetCard | None]:
+    from costmodel.dataset import Dataset
+
+    if isinstance(data, Dataset):
+        return data.frame, data.card
+    if isinstance(data, pd.DataFrame):
+        return data, None
+    raise InvalidInputError(f"expected a Dataset or a DataFrame, got {type(data).__name__}")
+
+
+def _group_labels(frame: pd.DataFrame, groups: Any) -> np.ndarray | None:
+    if groups is None:
+        return None
+    if isinstance(groups, str):
+        if groups not in frame.columns:
+            raise InvalidInputError(f"group column {groups!r} is not in the table", field=groups)
+        return frame[groups].astype(str).to_numpy()
+    labels = np.asarray(groups)
+    if len(labels) != len(frame):
+        raise InvalidInputError(f"groups has {len(labels)} labels for {len(frame)} rows")
+    return labels
+
+
+def load(uri: str | os.PathLike[str]) -> CostModel:
+    """Load a saved :class:`CostModel` from a model directory.
+
+    Raises:
+        ModelFormatError: Missing, corrupted or incompatible model directory.
+    """
+    return CostModel.load(uri)

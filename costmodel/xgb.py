@@ -1,0 +1,148 @@
+"""XGBoost regressor with conformal intervals.
+
+The point model minimizes squared error in the (log) target space. The difficulty estimate is a
+second, smaller booster fitted to the 16th and 84th percentiles (``reg:quantileerror``); half their
+distance scales each row's interval before conformal calibration. Both boosters are saved as
+XGBoost UBJSON, which loads without executing code.
+"""
+
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from costmodel.base import CostRegressor
+
+__all__ = ["XGBCostRegressor"]
+
+_QUANTILES = (0.16, 0.84)
+
+
+class XGBCostRegressor(CostRegressor):
+    """Gradient-boosted trees (XGBoost ``hist``) with normalized split-conformal intervals.
+
+    Args:
+        n_estimators: Boosting rounds of the point model.
+        learning_rate: Shrinkage per round.
+        max_depth: Maximum tree depth.
+        min_child_weight: Minimum Hessian weight per leaf.
+        subsample: Row fraction per tree.
+        colsample_bytree: Feature fraction per tree.
+        reg_lambda: L2 regularization of leaf weights.
+        difficulty_estimators: Boosting rounds of the quantile (difficulty) model.
+        log_target: Model ``log(y)``.
+        calibration_fraction: Share of rows held aside for calibration.
+        refit: Refit the point model on all rows after calibrating.
+        normalize: Scale interval width by the quantile model's spread per row.
+        n_jobs: Threads (``None``: XGBoost's default, all cores).
+        random_state: Seed for XGBoost and the calibration split.
+    """
+
+    kind: ClassVar[str] = "xgboost"
+    _nullable: ClassVar[frozenset[str]] = frozenset({"n_jobs"})
+    _parameter_constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "n_estimators": (numbers.Integral, 1, 100_000, None),
+        "learning_rate": (numbers.Real, 1e-4, 1.0, None),
+        "max_depth": (numbers.Integral, 1, 30, None),
+        "min_child_weight": (numbers.Real, 0.0, None, None),
+        "subsample": (numbers.Real, 0.05, 1.0, None),
+        "colsample_bytree": (numbers.Real, 0.05, 1.0, None),
+        "reg_lambda": (numbers.Real, 0.0, None, None),
+        "difficulty_estimators": (numbers.Integral, 1, 100_000, None),
+    }
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 600,
+        learning_rate: float = 0.05,
+        max_depth: int = 8,
+        min_child_weight: float = 1.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        difficulty_estimators: int = 200,
+        log_target: bool = True,
+        calibration_fraction: float = 0.2,
+        refit: bool = True,
+        normalize: bool = True,
+        n_jobs: int | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.difficulty_estimators = difficulty_estimators
+        self.log_target = log_target
+        self.calibration_fraction = calibration_fraction
+        self.refit = refit
+        self.normalize = normalize
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _booster_params(self, **overrides: Any) -> dict[str, Any]:
+        params = {
+            "tree_method": "hist",
+            "eta": self.learning_rate,
+            "max_depth": self.max_depth,
+            "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "lambda": self.reg_lambda,
+            "seed": self.random_state,
+            "verbosity": 0,
+        }
+        if self.n_jobs is not None:
+            params["nthread"] = self.n_jobs
+        params.update(overrides)
+        return params
+
+    def _fit_point(self, X: np.ndarray, z: np.ndarray) -> Any:
+        import xgboost as xgb
+
+        dtrain = xgb.QuantileDMatrix(X, z)
+        return xgb.train(
+            self._booster_params(objective="reg:squarederror"), dtrain, self.n_estimators
+        )
+
+    def _predict_point(self, model: Any, X: np.ndarray) -> np.ndarray:
+        return model.inplace_predict(X).astype(np.float64, copy=False)
+
+    def _fit_difficulty(self, X: np.ndarray, z: np.ndarray, model: Any) -> Any:
+        import xgboost as xgb
+
+        dtrain = xgb.QuantileDMatrix(X, z)
+        params = self._booster_params(
+            objective="reg:quantileerror", quantile_alpha=np.array(_QUANTILES)
+        )
+        return xgb.train(params, dtrain, self.difficulty_estimators)
+
+    def _difficulty(self, model: Any, difficulty_model: Any, X: np.ndarray) -> np.ndarray:
+        q = difficulty_model.inplace_predict(X)
+        return np.abs(q[:, 1] - q[:, 0]).astype(np.float64) / 2.0
+
+    def _save_model(
+        self, model: Any, difficulty_model: Any, directory: Path, stem: str
+    ) -> list[str]:
+        names = [f"{stem}.xgb.ubj"]
+        model.save_model(directory / names[0])
+        if difficulty_model is not None:
+            names.append(f"{stem}.xgb-difficulty.ubj")
+            difficulty_model.save_model(directory / names[1])
+        return names
+
+    def _load_model(self, directory: Path, stem: str) -> tuple[Any, Any]:
+        import xgboost as xgb
+
+        model = xgb.Booster(model_file=str(directory / f"{stem}.xgb.ubj"))
+        difficulty = None
+        if self.normalize:
+            difficulty = xgb.Booster(model_file=str(directory / f"{stem}.xgb-difficulty.ubj"))
+        return model, difficulty
