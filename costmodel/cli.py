@@ -1,0 +1,289 @@
+"""The ``costmodel`` command line: train, evaluate, predict, info, demo, datasets, collect.
+
+Errors print one clear line and exit with status 2; nothing prints a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from costmodel.exceptions import CostModelError
+
+app = typer.Typer(
+    name="costmodel",
+    help="Learned performance cost models with calibrated uncertainty.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+_METRIC_COLUMNS = [
+    ("r2", "R²", "{:.3f}"),
+    ("mape", "MAPE %", "{:.2f}"),
+    ("median_ape", "MdAPE %", "{:.2f}"),
+    ("spearman", "Spearman", "{:.3f}"),
+    ("kendall", "Kendall", "{:.3f}"),
+    ("top1_regret", "top-1 regret", "{:.3f}"),
+    ("coverage", "coverage", "{:.3f}"),
+    ("mean_relative_width", "rel. width", "{:.3f}"),
+    ("n", "n", "{:.0f}"),
+]
+
+
+def _fmt(value: Any, pattern: str) -> str:
+    try:
+        return pattern.format(float(value))
+    except (TypeError, ValueError):
+        return "-"
+
+
+def metrics_table(title: str, rows: list[tuple[str, dict[str, Any], float]]) -> Table:
+    """A rich table of metrics: one row per (label, metrics, repeat noise %)."""
+    table = Table(title=title)
+    table.add_column("target / split")
+    for _, header, _ in _METRIC_COLUMNS:
+        table.add_column(header, justify="right")
+    table.add_column("repeat noise %", justify="right")
+    for label, metrics, noise in rows:
+        cells = [_fmt(metrics.get(key), pattern) for key, _, pattern in _METRIC_COLUMNS]
+        table.add_row(label, *cells, _fmt(noise * 100, "{:.2f}"))
+    return table
+
+
+def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+@app.command()
+def train(
+    data: Annotated[str, typer.Argument(help="Bundled dataset name or a .parquet/.csv file.")],
+    out: Annotated[Path, typer.Option(help="Directory to save the model to.")] = Path("model"),
+    target: Annotated[
+        list[str] | None, typer.Option("--target", "-t", help="Target column (repeatable).")
+    ] = None,
+    featurizer: Annotated[str, typer.Option(help="Featurizer kind.")] = "kernel_config",
+    regressor: Annotated[str, typer.Option(help="Regressor kind.")] = "xgboost",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Regressor KEY=VALUE (repeatable).")
+    ] = None,
+    feature_param: Annotated[
+        list[str] | None, typer.Option("--feature-param", help="Featurizer KEY=VALUE (JSON).")
+    ] = None,
+    split: Annotated[
+        str,
+        typer.Option(help="Held-out evaluation: random, random:0.25, kfold:5, group:COLUMN, ..."),
+    ] = "random",
+    group: Annotated[
+        str | None, typer.Option(help="Column whose groups calibration holds out whole.")
+    ] = None,
+    coverage: Annotated[float, typer.Option(help="Nominal interval coverage.")] = 0.9,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    report: Annotated[Path | None, typer.Option(help="Write evaluation JSON here.")] = None,
+) -> None:
+    """Evaluate on held-out rows, then fit on all valid rows and save the model."""
+    from costmodel.model import CostModel
+    from costmodel.training.data import resolve_dataset
+    from costmodel.training.evaluation import cross_validate, split_group_column
+
+    dataset = resolve_dataset(data, targets=target or ())
+    targets = list(target or dataset.targets)
+    regressor_params = _parse_params(param)
+    if regressor != "mean":
+        regressor_params.setdefault("random_state", seed)
+    model = CostModel(
+        featurizer=featurizer,
+        regressor=regressor,
+        targets=targets,
+        featurizer_params=_parse_params(feature_param),
+        regressor_params=regressor_params,
+    )
+    with _progress() as progress:
+        task = progress.add_task(f"evaluating ({split})", total=None)
+        results = cross_validate(
+            model,
+            dataset,
+            split=split,
+            coverage=coverage,
+            seed=seed,
+            on_fold=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+        progress.update(task, description="fitting on all rows")
+        model.fit(dataset, groups=group or split_group_column(split))
+    console.print(
+        metrics_table(
+            f"{dataset.card.name}: {regressor} held-out scores ({split}, {coverage:.0%} intervals)",
+            [(f"{t} / {split}", r.metrics, r.repeat_noise) for t, r in results.items()],
+        )
+    )
+    model.save(out)
+    console.print(f"saved model to [bold]{out}[/bold]")
+    if report is not None:
+        from costmodel.dataset import atomic_write
+
+        text = json.dumps({t: r.to_dict() for t, r in results.items()}, indent=2)
+        atomic_write(report, lambda tmp: tmp.write_text(text))
+
+
+@app.command("evaluate")
+def evaluate_command(
+    model_path: Annotated[Path, typer.Argument(help="Saved model directory.")],
+    data: Annotated[str, typer.Argument(help="Bundled dataset name or a .parquet/.csv file.")],
+    coverage: Annotated[float, typer.Option(help="Nominal interval coverage.")] = 0.9,
+    report: Annotated[Path | None, typer.Option(help="Write evaluation JSON here.")] = None,
+) -> None:
+    """Score a saved model on every valid row of a dataset."""
+    from costmodel.model import load
+    from costmodel.training.data import resolve_dataset
+    from costmodel.training.evaluation import evaluate_model
+
+    model = load(model_path)
+    dataset = resolve_dataset(data, targets=model.target_names)
+    results = evaluate_model(model, dataset, coverage=coverage)
+    console.print(
+        metrics_table(
+            f"{model_path} on {dataset.card.name}",
+            [(t, r.metrics, r.repeat_noise) for t, r in results.items()],
+        )
+    )
+    if report is not None:
+        from costmodel.dataset import atomic_write
+
+        text = json.dumps({t: r.to_dict() for t, r in results.items()}, indent=2)
+        atomic_write(report, lambda tmp: tmp.write_text(text))
+
+
+@app.command()
+def predict(
+    model_path: Annotated[Path, typer.Argument(help="Saved model directory.")],
+    inputs: Annotated[Path, typer.Argument(help="Input rows: .csv or .parquet.")],
+    out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
+    target: Annotated[
+        list[str] | None, typer.Option("--target", "-t", help="Target to predict (repeatable).")
+    ] = None,
+    coverage: Annotated[float, typer.Option(help="Nominal interval coverage.")] = 0.9,
+) -> None:
+    """Predict with intervals: writes the inputs plus <target>_mean/_lower/_upper columns."""
+    import pandas as pd
+
+    from costmodel.dataset import atomic_write
+    from costmodel.exceptions import InvalidInputError
+    from costmodel.model import load
+
+    model = load(model_path)
+    if not inputs.exists():
+        raise InvalidInputError("no such file", file=str(inputs))
+    if inputs.suffix == ".parquet":
+        frame = pd.read_parquet(inputs)
+    elif inputs.suffix == ".csv":
+        try:
+            frame = pd.read_csv(inputs)
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"unreadable CSV ({exc})", file=str(inputs)) from exc
+    else:
+        raise InvalidInputError("expected a .csv or .parquet file", file=str(inputs))
+    result = pd.concat([frame, model.predict(frame, targets=target, coverage=coverage)], axis=1)
+    if out.suffix == ".parquet":
+        atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
+    elif out.suffix == ".csv":
+        atomic_write(out, lambda tmp: result.to_csv(tmp, index=False))
+    else:
+        raise InvalidInputError("output must end in .csv or .parquet", file=str(out))
+    console.print(f"wrote {len(result)} predictions to [bold]{out}[/bold]")
+
+
+@app.command()
+def info(
+    model_path: Annotated[Path, typer.Argument(help="Saved model directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show what a saved model predicts, from which inputs, trained on what."""
+    from costmodel.model import load
+
+    summary = load(model_path).info()
+    if as_json:
+        console.print_json(json.dumps(summary))
+        return
+    table = Table(title=str(model_path), show_header=False)
+    for key, value in summary.items():
+        table.add_row(key, value if isinstance(value, str) else json.dumps(value))
+    console.print(table)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where to write the model and outputs.")] = Path(
+        "runs/demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """The main job on embedded defaults: train on bundled real data, evaluate, predict."""
+    from costmodel.training.demo import run_demo
+
+    run_demo(workdir, seed=seed, console=console, progress=_progress)
+
+
+def _mount_subcommands() -> None:
+    from costmodel.datasets.cli import app as datasets_app
+    from costmodel.datasets.collectors.cli import collect_app
+
+    app.add_typer(datasets_app, name="datasets", help="Bundled real datasets and file loaders.")
+    app.add_typer(collect_app, name="collect", help="Measure on this machine.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning costmodel errors into one line and exit status 2."""
+    _mount_subcommands()
+    try:
+        app(args=argv, standalone_mode=False)
+    except CostModelError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        return int(code or 0)
+    except typer.Abort:
+        err_console.print("aborted")
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from costmodel.exceptions import InvalidInputError
+from costmodel.schema import input_columns, target_spec, valid_mask, validate_frame
+
+
+def test_known_and_unit_suffixed_targets():
+    assert target_spec("runtime_ms").log_scale
+    assert not target_spec("ipc").log_scale
+    spec = target_spec("epoch_time_s")
+    assert spec.unit == "s"
+    with pytest.raises(InvalidInputError, match="must end in its unit"):
+        target_spec("runtime")
+
+
+def test_valid_table_passes(generated_table):
+    validate_frame(generated_table, ["runtime_ms", "power_w"])
+
+
+def test_missing_column_is_named(generated_table):
+    with pytest.raises(InvalidInputError, match="missing column.*energy_j") as info:
+        validate_frame(generated_table, ["energy_j"])
+    assert info.value.field == "energy_j"
+
+
+def test_nan_target_on_a_valid_row_names_rows(generated_table):
+    frame = generated_table.copy()
+    frame.loc[[20, 33], "runtime_ms"] = np.nan
+    with pytest.raises(InvalidInputError, match="rows 20, 33") as info:
+        validate_frame(frame, ["runtime_ms"])
+    assert info.value.field == "runtime_ms"
+
+
+def test_nan_target_on_invalid_rows_is_fine(generated_table):
+    assert generated_table["runtime_ms"].isna().sum() == 10
+    validate_frame(generated_table, ["runtime_ms"])
+
+
+def test_negative_and_zero_runtime_rejected(generated_table):
+    frame = generated_table.copy()
+    frame.loc[15, "runtime_ms"] = 0.0
+    frame.loc[16, "runtime_ms"] = -1.0
+    with pytest.raises(InvalidInputError, match="positive.*|rows 15, 16"):
+        validate_frame(frame, ["runtime_ms"])
+
+
+def test_non_numeric_target(generated_table):
+    frame = generated_table.copy()
+    frame["runtime_ms"] = frame["runtime_ms"].astype(object)
+    frame.loc[12, "runtime_ms"] = "fast"
+    with pytest.raises(InvalidInputError, match="not numeric.*|rows 12"):
+        validate_frame(frame, ["runtime_ms"])
+
+
+def test_missing_device(generated_table):
+    frame = generated_table.drop(columns="device")
+    with pytest.raises(InvalidInputError, match="device"):
+        validate_frame(frame, ["runtime_ms"])
+    validate_frame(frame, ["runtime_ms"], require_device=False)
+
+
+def test_input_columns_and_valid_mask(generated_table):
+    frame = generated_table.assign(runtime_ms_std=0.1)
+    assert input_columns(frame, ["runtime_ms", "power_w"]) == [
+        "block_size_x",
+        "block_size_y",
+        "tile_size_x",
+    ]
+    assert valid_mask(frame).sum() == len(frame) - 10
+    assert valid_mask(pd.DataFrame({"a": [1, 2]})).all()

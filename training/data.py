@@ -1,0 +1,52 @@
+"""Resolve a dataset argument: a bundled dataset name or a Parquet/CSV file path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from costmodel.card import DatasetCard
+from costmodel.dataset import Dataset
+from costmodel.exceptions import InvalidInputError
+
+__all__ = ["resolve_dataset"]
+
+
+def resolve_dataset(spec: str, *, targets: Sequence[str] = ()) -> Dataset:
+    """Open ``spec`` as a file (``.parquet``, ``.csv``) if it exists, else as a bundled dataset.
+
+    Args:
+        spec: A path or a bundled name (``costmodel datasets list``).
+        targets: Target columns, needed for a CSV or Parquet file without a card.
+
+    Raises:
+        InvalidInputError: Unreadable file, or a file without a card and no ``targets``.
+        UnknownKindError: Neither a file nor a bundled dataset name.
+    """
+    path = Path(spec)
+    if path.exists():
+        if path.suffix == ".parquet":
+            data = Dataset.from_parquet(path)
+        elif path.suffix in {".csv", ".gz"}:
+            try:
+                frame = pd.read_csv(path)
+            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+                raise InvalidInputError(f"unreadable CSV ({exc})", file=str(path)) from exc
+            data = Dataset(frame, DatasetCard(name=path.stem, source=str(path)))
+        else:
+            raise InvalidInputError("expected a .parquet or .csv file", file=str(path))
+        if not data.card.targets:
+            if not targets:
+                raise InvalidInputError(
+                    "this file has no dataset card naming its targets; pass --target",
+                    file=str(path),
+                )
+            import dataclasses
+
+            data = Dataset(data.frame, dataclasses.replace(data.card, targets=tuple(targets)))
+        return data
+    from costmodel.datasets import load
+
+    return load(spec)
