@@ -28,13 +28,11 @@ err_console = Console(stderr=True)
 
 _METRIC_COLUMNS = [
     ("r2", "R²", "{:.3f}"),
-    ("mape", "MAPE %", "{:.2f}"),
-    ("median_ape", "MdAPE %", "{:.2f}"),
+    ("mape", "MAPE%", "{:.2f}"),
     ("spearman", "Spearman", "{:.3f}"),
-    ("kendall", "Kendall", "{:.3f}"),
-    ("top1_regret", "top-1 regret", "{:.3f}"),
-    ("coverage", "coverage", "{:.3f}"),
-    ("mean_relative_width", "rel. width", "{:.3f}"),
+    ("top1_regret", "regret", "{:.3f}"),
+    ("coverage", "cover", "{:.3f}"),
+    ("mean_relative_width", "width", "{:.2f}"),
     ("n", "n", "{:.0f}"),
 ]
 
@@ -47,15 +45,22 @@ def _fmt(value: Any, pattern: str) -> str:
 
 
 def metrics_table(title: str, rows: list[tuple[str, dict[str, Any], float]]) -> Table:
-    """A rich table of metrics: one row per (label, metrics, repeat noise %)."""
+    """A rich table of held-out metrics, one row per ``(label, metrics, repeat noise)``.
+
+    A label ``"target / split"`` fills two columns. ``regret`` is the top-1 regret, ``cover``
+    the interval coverage, ``width`` the mean interval width relative to the prediction,
+    ``noise%`` the median repeat spread of the measurements (the floor no model beats).
+    """
     table = Table(title=title)
-    table.add_column("target / split")
+    table.add_column("target", no_wrap=True)
+    table.add_column("split", no_wrap=True)
     for _, header, _ in _METRIC_COLUMNS:
-        table.add_column(header, justify="right")
-    table.add_column("repeat noise %", justify="right")
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("noise%", justify="right", no_wrap=True)
     for label, metrics, noise in rows:
+        target, _, split = label.partition(" / ")
         cells = [_fmt(metrics.get(key), pattern) for key, _, pattern in _METRIC_COLUMNS]
-        table.add_row(label, *cells, _fmt(noise * 100, "{:.2f}"))
+        table.add_row(target, split or "-", *cells, _fmt(noise * 100, "{:.2f}"))
     return table
 
 
@@ -192,6 +197,9 @@ def predict(
         list[str] | None, typer.Option("--target", "-t", help="Target to predict (repeatable).")
     ] = None,
     coverage: Annotated[float, typer.Option(help="Nominal interval coverage.")] = 0.9,
+    strict: Annotated[
+        bool, typer.Option(help="Fail on unknown columns and categories unseen in training.")
+    ] = False,
 ) -> None:
     """Predict with intervals: writes the inputs plus <target>_mean/_lower/_upper columns."""
     import pandas as pd
@@ -212,7 +220,9 @@ def predict(
             raise InvalidInputError(f"unreadable CSV ({exc})", file=str(inputs)) from exc
     else:
         raise InvalidInputError("expected a .csv or .parquet file", file=str(inputs))
-    result = pd.concat([frame, model.predict(frame, targets=target, coverage=coverage)], axis=1)
+    result = pd.concat(
+        [frame, model.predict(frame, targets=target, coverage=coverage, strict=strict)], axis=1
+    )
     if out.suffix == ".parquet":
         atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
     elif out.suffix == ".csv":
@@ -237,6 +247,25 @@ def info(
     table = Table(title=str(model_path), show_header=False)
     for key, value in summary.items():
         table.add_row(key, value if isinstance(value, str) else json.dumps(value))
+    console.print(table)
+
+
+@app.command()
+def devices(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The device table (published peak figures) the featurizers read, and this CPU."""
+    from costmodel.featurizers.devices import SPEC_FEATURES, spec_table
+
+    records = spec_table()
+    if as_json:
+        console.print_json(json.dumps(records))
+        return
+    table = Table(title="device specs (vendor peak figures; the last row is this machine)")
+    for column in ("name", "vendor", "architecture", *SPEC_FEATURES):
+        table.add_column(column, justify="left" if column == "name" else "right")
+    for record in records:
+        table.add_row(*(str(record[c]) for c in ("name", "vendor", "architecture", *SPEC_FEATURES)))
     console.print(table)
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "ModelFormatError",
     "UnknownKindError",
     "UnknownTargetError",
+    "UnseenCategoryWarning",
 ]
 
 _MAX_ROWS_SHOWN = 10
@@ -85,3 +86,10 @@ class UnknownTargetError(CostModelError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class UnseenCategoryWarning(UserWarning):
+    """A categorical input took a value never seen in training; it was encoded as unseen.
+
+    Pass ``strict=True`` to turn this into an :class:`InvalidInputError`.
+    """

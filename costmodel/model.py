@@ -187,14 +187,12 @@ class CostModel:
         return wanted
 
     def featurize(self, X: Any, *, strict: bool = False) -> np.ndarray:
-        """Feature matrix ``(n_samples, n_features)`` for records or a DataFrame."""
+        """Feature matrix ``(n_samples, n_features)`` for records or a DataFrame.
+
+        With ``strict``, unknown fields and categories never seen in training are errors.
+        """
         self._check_fitted()
-        frame = _as_frame(X)
-        if strict and hasattr(self.featurizer_, "strict"):
-            featurizer = clone(self.featurizer_).set_params(strict=True)
-            featurizer._set_state(self.featurizer_.get_state())
-            return featurizer.transform(frame)
-        return self.featurizer_.transform(frame)
+        return self.featurizer_.transform(_as_frame(X), strict=strict or None)
 
     def predict(
         self,
@@ -202,6 +200,7 @@ class CostModel:
         *,
         targets: str | Sequence[str] | None = None,
         coverage: float = 0.9,
+        strict: bool = False,
     ) -> pd.DataFrame:
         """Predict each target with a calibrated interval.
 
@@ -209,6 +208,8 @@ class CostModel:
             X: A DataFrame, one record (dict) or a list of records with the input columns.
             targets: Targets to predict (default: all the model was trained for).
             coverage: Nominal coverage of the interval, in (0, 1).
+            strict: Reject unknown fields and unseen categories (default: warn and encode
+                them as unseen).
 
         Returns:
             A DataFrame aligned with ``X`` with columns ``<target>_mean`` (the point estimate:
@@ -222,7 +223,7 @@ class CostModel:
         selected = self._select_targets(targets)
         coverage = check_coverage(coverage)
         frame = _as_frame(X)
-        features = self.featurizer_.transform(frame)
+        features = self.featurizer_.transform(frame, strict=strict or None)
         columns: dict[str, np.ndarray] = {}
         for target in selected:
             mean, lower, upper = self.regressors_[target].predict_with_interval(
@@ -256,6 +257,7 @@ class CostModel:
                     "state": featurizer.get_state(),
                 },
                 "regressors": regressors,
+                "target_order": list(self.regressors_),
                 **self.metadata_,
             }
 
@@ -274,7 +276,9 @@ class CostModel:
             featurizer_cls = registry.resolve("featurizer", spec["kind"])
             featurizer = featurizer_cls.from_state(spec["params"], spec["state"])
             regressors = {}
-            for target, entry in meta["regressors"].items():
+            order = meta.get("target_order") or list(meta["regressors"])
+            for target in order:
+                entry = meta["regressors"][target]
                 regressor_cls = registry.resolve("regressor", entry["kind"])
                 regressors[target] = regressor_cls.load_payload(
                     entry["params"], entry["state"], directory, entry["stem"]

@@ -25,8 +25,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from costmodel.exceptions import InvalidInputError
+from costmodel.schema import KNOWN_TARGETS, RESERVED_COLUMNS, std_column
 
 __all__ = ["Featurizer", "as_frame"]
+
+_MEASUREMENT_COLUMNS = frozenset(
+    {*RESERVED_COLUMNS, *KNOWN_TARGETS, *(std_column(t) for t in KNOWN_TARGETS)}
+)
 
 
 def as_frame(X: Any) -> pd.DataFrame:
@@ -63,9 +68,26 @@ class Featurizer(TransformerMixin, BaseEstimator, ABC):
     def fit(self, X: pd.DataFrame, y: Any = None) -> Featurizer:
         """Learn what ``transform`` needs from a measurement table; return ``self``."""
 
+    def transform(self, X: Any, *, strict: bool | None = None) -> np.ndarray:
+        """Return a float32 matrix of shape ``(n_samples, n_features)``.
+
+        Args:
+            X: A DataFrame, one record (dict) or a list of records with the input columns.
+            strict: Reject unknown columns and unseen categories instead of warning (default:
+                the featurizer's ``strict`` parameter).
+
+        Raises:
+            InvalidInputError: Missing fields or bad values, named with their rows.
+        """
+        check_is_fitted(self, "input_columns_")
+        frame = as_frame(X)
+        return self._transform(
+            frame, strict=getattr(self, "strict", False) if strict is None else strict
+        )
+
     @abstractmethod
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Return a float32 matrix of shape ``(n_samples, n_features)``."""
+    def _transform(self, frame: pd.DataFrame, *, strict: bool) -> np.ndarray:
+        """Featurize a frame (called by :meth:`transform` after the fitted check)."""
 
     @abstractmethod
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -94,7 +116,12 @@ class Featurizer(TransformerMixin, BaseEstimator, ABC):
     def _check_columns(
         self, frame: pd.DataFrame, *, strict: bool = False, ignore: frozenset[str] = frozenset()
     ) -> None:
-        """Raise listing missing (and, if ``strict``, unknown) columns."""
+        """Raise listing missing (and, if ``strict``, unknown) columns.
+
+        Measurement columns of the schema (``valid``, ``n_repeats``, known targets and their
+        ``_std``) are never counted as unknown: a measurement table can be passed as it is.
+        """
+        ignore = ignore | _MEASUREMENT_COLUMNS
         missing = [c for c in self.input_columns_ if c not in frame.columns]
         unknown = (
             [c for c in frame.columns if c not in self.input_columns_ and c not in ignore]

@@ -43,7 +43,7 @@ def test_card_rejects_unknown_fields():
 def test_reading_garbage_names_the_file(tmp_path):
     bad = tmp_path / "bad.parquet"
     bad.write_text("not parquet")
-    with pytest.raises(InvalidInputError, match="bad.parquet"):
+    with pytest.raises(InvalidInputError, match=r"bad\.parquet"):
         read_parquet(bad)
     with pytest.raises(InvalidInputError, match="no such file"):
         read_parquet(tmp_path / "missing.parquet")

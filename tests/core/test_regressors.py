@@ -108,7 +108,7 @@ def test_too_few_rows_and_wrong_width_are_rejected(generated_regression):
 
 
 def test_grouped_calibration_holds_out_whole_groups(generated_regression):
-    X, y = generated_regression
+    _, y = generated_regression
     groups = np.repeat(np.arange(12), 50)
     est = MeanCostRegressor()
     fit_idx, cal_idx = est._calibration_split(len(y), groups)

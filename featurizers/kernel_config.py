@@ -1,0 +1,228 @@
+"""Kernel configurations (any dict of tunable parameters) -> feature vectors.
+
+Numeric parameters (block sizes, tiles, unroll factors, vector widths, stages, clocks, ...) are used
+as they are and, where all training values are positive, also as ``log2(name)``: tuning spaces
+are mostly powers of two and performance follows their logarithm. Other parameters are one-hot
+encoded with an ``__unseen__`` column, so a value never seen in training still gets a prediction
+(with an :class:`~costmodel.exceptions.UnseenCategoryWarning`, or an error when ``strict``).
+
+Derived features (when the columns exist, matched case-insensitively):
+
+* ``threads_per_block``: product of ``block_size_x/y/z`` (or CLBlast's ``MDIMC*NDIMC``);
+* ``work_per_thread``: product of ``tile_size_x/y/z`` (or ``(MWG*NWG)/(MDIMC*NDIMC)``);
+* ``work_per_block``: their product; each also as ``log2(...)``.
+
+A ``device`` column adds a one-hot device encoding and the device's published specs
+(:mod:`costmodel.featurizers.devices`) with ``device_known``, so a model trained on several GPUs
+can extrapolate to one it has not seen.
+
+Feature names: ``name``, ``log2(name)``, ``name=value``, ``name=__unseen__``, ``threads_per_block``,
+``log2(threads_per_block)``, ..., ``device=NAME``, ``device.compute_units``, ..., ``device_known``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from costmodel.exceptions import InvalidInputError
+from costmodel.featurizers.base import Featurizer, as_frame
+from costmodel.featurizers.encoding import (
+    UNSEEN,
+    category_strings,
+    device_feature_names,
+    device_spec_matrix,
+    is_numeric_column,
+    numeric_values,
+    one_hot,
+)
+from costmodel.schema import DEVICE
+
+__all__ = ["KernelConfigFeaturizer"]
+
+#: Derived products: name -> alternatives, each a (numerator columns, denominator columns) pair.
+_DERIVED: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
+    "threads_per_block": (
+        (("block_size_x", "block_size_y", "block_size_z"), ()),
+        (("mdimc", "ndimc"), ()),
+    ),
+    "work_per_thread": (
+        (("tile_size_x", "tile_size_y", "tile_size_z"), ()),
+        (("mwg", "nwg"), ("mdimc", "ndimc")),
+    ),
+}
+
+
+class KernelConfigFeaturizer(Featurizer):
+    """Encode tunable kernel parameters, derived products and the device.
+
+    Args:
+        categorical: Columns to one-hot encode even if numeric (default: the non-numeric ones).
+        log2: Add ``log2`` of numeric columns whose training values are all positive.
+        derived: Add threads per block, work per thread and work per block where possible.
+        device_features: Encode a ``device`` column (one-hot + published specs).
+        max_categories: Keep at most this many categories per column (the most frequent);
+            the rest count as unseen.
+        strict: Reject unknown columns and unseen categories instead of warning.
+    """
+
+    kind: ClassVar[str] = "kernel_config"
+
+    def __init__(
+        self,
+        *,
+        categorical: Sequence[str] | None = None,
+        log2: bool = True,
+        derived: bool = True,
+        device_features: bool = True,
+        max_categories: int = 64,
+        strict: bool = False,
+    ) -> None:
+        self.categorical = categorical
+        self.log2 = log2
+        self.derived = derived
+        self.device_features = device_features
+        self.max_categories = max_categories
+        self.strict = strict
+
+    # ---- fitting --------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> KernelConfigFeaturizer:
+        """Learn column kinds, categories and which derived features apply."""
+        frame = as_frame(X)
+        if frame.empty:
+            raise InvalidInputError("cannot fit a featurizer on an empty table")
+        forced = set(self.categorical or ())
+        unknown = sorted(forced - set(frame.columns))
+        if unknown:
+            raise InvalidInputError(
+                f"categorical column(s) {unknown} are not in the table", field=unknown[0]
+            )
+        numeric: list[dict[str, Any]] = []
+        categories: dict[str, list[str]] = {}
+        for column in frame.columns:
+            if column == DEVICE:
+                continue
+            series = frame[column]
+            if column in forced or not is_numeric_column(series):
+                categories[str(column)] = _top_categories(series, self.max_categories)
+                continue
+            values = numeric_values(series, nullable=True)
+            finite = values[~np.isnan(values)]
+            numeric.append(
+                {
+                    "name": str(column),
+                    "nullable": bool(np.isnan(values).any()),
+                    "log2": bool(self.log2 and finite.size and (finite > 0).all()),
+                }
+            )
+        numeric_names = [c["name"] for c in numeric]
+        self.numeric_ = numeric
+        self.categories_ = categories
+        self.derived_ = _match_derived(numeric_names) if self.derived else {}
+        self.device_ = (
+            _top_categories(frame[DEVICE], self.max_categories)
+            if self.device_features and DEVICE in frame.columns
+            else None
+        )
+        self.input_columns_ = [*numeric_names, *categories] + (
+            [DEVICE] if self.device_ is not None else []
+        )
+        self.n_features_in_ = len(self.input_columns_)
+        return self
+
+    # ---- transforming ---------------------------------------------------------------------
+    def _transform(self, frame: pd.DataFrame, *, strict: bool) -> np.ndarray:
+        self._check_columns(frame, strict=strict)
+        blocks: list[np.ndarray] = []
+        numbers: dict[str, np.ndarray] = {}
+        for column in self.numeric_:
+            values = numeric_values(frame[column["name"]], nullable=column["nullable"])
+            numbers[column["name"].lower()] = values
+            blocks.append(values[:, None])
+            if column["log2"]:
+                blocks.append(_safe_log2(values)[:, None])
+        for numerator, denominator in self.derived_.values():
+            value = np.prod([numbers[c] for c in numerator], axis=0)
+            if denominator:
+                value = value / np.prod([numbers[c] for c in denominator], axis=0)
+            blocks.extend([value[:, None], _safe_log2(value)[:, None]])
+        for column, categories in self.categories_.items():
+            blocks.append(one_hot(frame[column], categories, strict=strict))
+        if self.device_ is not None:
+            blocks.append(one_hot(frame[DEVICE], self.device_, strict=strict))
+            blocks.append(device_spec_matrix(frame[DEVICE]))
+        if not blocks:
+            return np.zeros((len(frame), 0), dtype=np.float32)
+        return np.hstack(blocks).astype(np.float32, copy=False)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Stable names of the output columns, in order (see the module docstring)."""
+        self.required_columns()
+        names: list[str] = []
+        for column in self.numeric_:
+            names.append(column["name"])
+            if column["log2"]:
+                names.append(f"log2({column['name']})")
+        for name in self.derived_:
+            names.extend([name, f"log2({name})"])
+        for column, categories in self.categories_.items():
+            names.extend(f"{column}={c}" for c in [*categories, UNSEEN])
+        if self.device_ is not None:
+            names.extend(f"{DEVICE}={c}" for c in [*self.device_, UNSEEN])
+            names.extend(device_feature_names())
+        return np.asarray(names, dtype=object)
+
+    # ---- persistence ----------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        """Fitted state as JSON-ready values."""
+        self.required_columns()
+        return {
+            "numeric": self.numeric_,
+            "categories": self.categories_,
+            "derived": {k: [list(a), list(b)] for k, (a, b) in self.derived_.items()},
+            "device": self.device_,
+            "input_columns": self.input_columns_,
+        }
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self.numeric_ = [dict(c) for c in state["numeric"]]
+        self.categories_ = {k: list(v) for k, v in state["categories"].items()}
+        self.derived_ = {k: (tuple(a), tuple(b)) for k, (a, b) in state["derived"].items()}
+        self.device_ = list(state["device"]) if state["device"] is not None else None
+        self.input_columns_ = list(state["input_columns"])
+        self.n_features_in_ = len(self.input_columns_)
+
+
+def _top_categories(series: pd.Series, limit: int) -> list[str]:
+    counts = pd.Series(category_strings(series)).value_counts(sort=True)
+    return sorted(counts.index[:limit].tolist())
+
+
+def _match_derived(
+    numeric_names: Sequence[str],
+) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    present = {n.lower() for n in numeric_names}
+    derived: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for name, alternatives in _DERIVED.items():
+        for numerator, denominator in alternatives:
+            used = tuple(c for c in numerator if c in present)
+            if used and all(c in present for c in denominator):
+                if len(used) > 1 or denominator:
+                    derived[name] = (used, denominator)
+                break
+    if "threads_per_block" in derived and "work_per_thread" in derived:
+        derived["work_per_block"] = (
+            derived["threads_per_block"][0] + derived["work_per_thread"][0],
+            derived["work_per_thread"][1],
+        )
+    return derived
+
+
+def _safe_log2(values: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log2(values)
+    out[~np.isfinite(out)] = np.nan
+    return out

@@ -1,0 +1,55 @@
+"""The device table: lookups by the names tools print, and the local CPU estimate."""
+
+from __future__ import annotations
+
+import pytest
+
+from costmodel.datasets import dataset_names
+from costmodel.datasets import load as load_dataset
+from costmodel.featurizers.devices import DEVICE_SPECS, find_device, local_cpu_spec
+
+
+@pytest.mark.parametrize(
+    ("printed", "table_name"),
+    [
+        ("NVIDIA A100-PCIE-40GB", "NVIDIA A100-PCIE-40GB"),
+        ("nvidia  rtx a6000", "NVIDIA RTX A6000"),
+        ("Tesla V100-SXM2-32GB", "NVIDIA Tesla V100"),
+        ("AMD Instinct MI250X", "AMD Instinct MI250X"),
+    ],
+)
+def test_lookup_ignores_case_vendor_and_spacing(printed, table_name):
+    spec = find_device(printed)
+    assert spec is not None and spec.name == table_name
+
+
+def test_unknown_device_is_none():
+    assert find_device("Definitely Not A GPU") is None
+
+
+def test_every_gpu_in_the_bundled_datasets_is_in_the_table():
+    names = dataset_names()
+    assert len(names) >= 5
+    missing = set()
+    for name in names:
+        frame = load_dataset(name).frame
+        if "device" not in frame:
+            continue
+        for device in frame["device"].unique():
+            if find_device(str(device)) is None and "cpu" not in str(device).lower():
+                missing.add(str(device))
+    known_non_gpu = {"nvme-raid-4+1-24disks"}
+    assert missing - known_non_gpu == set()
+
+
+def test_specs_are_plausible():
+    for spec in DEVICE_SPECS:
+        assert spec.compute_units > 0 and spec.memory_gbps > 0
+        assert spec.fp16_matrix_tflops >= spec.fp32_tflops * 0.99
+        assert spec.peak_tflops("float16") >= spec.peak_tflops("float64")
+
+
+def test_local_cpu_spec_reads_this_machine():
+    spec = local_cpu_spec()
+    assert spec.vendor == "cpu" and spec.compute_units >= 1 and spec.fp32_tflops > 0
+    assert find_device(spec.name) == spec
