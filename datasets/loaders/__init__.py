@@ -1,0 +1,66 @@
+"""File loaders: profiler and tuner outputs -> measurement tables (``costmodel.datasets.loaders``).
+
+Each format lives in its own module with a :class:`~costmodel.datasets.loaders.base.Loader`
+subclass and a ``load(path, **options)`` function. Loaders are registered by name in
+:mod:`costmodel.registry` (group ``"loader"``) and imported on first use:
+
+=================  ===========================================================================
+name               format
+=================  ===========================================================================
+``kerneltuner``    Kernel Tuner cache (classic and T4, ``.json``/``.json.gz``, partial files)
+``cutlass``        ``cutlass_profiler --output=x.csv`` (or its captured ``CSV Results:``)
+``perf``           ``perf stat`` output, ``-x,`` CSV or default text, ``-r`` repeats
+``gbench``         Google Benchmark JSON (``iree-benchmark-module --benchmark_format=json``)
+``torch``          PyTorch profiler Chrome trace (``export_chrome_trace``, ``record_shapes``)
+``table``          any CSV or Parquet with a column mapping (pairs or a YAML/TOML file)
+=================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from costmodel import registry
+from costmodel.dataset import Dataset
+from costmodel.datasets.loaders.base import UNKNOWN_DEVICE, Loader
+
+__all__ = ["LOADERS", "UNKNOWN_DEVICE", "Loader", "available_loaders", "get_loader", "load_file"]
+
+#: Built-in loader names -> ``"module:Class"``.
+LOADERS: dict[str, str] = {
+    "kerneltuner": "costmodel.datasets.loaders.kerneltuner:KernelTunerLoader",
+    "cutlass": "costmodel.datasets.loaders.cutlass:CutlassProfilerLoader",
+    "perf": "costmodel.datasets.loaders.perf:PerfStatLoader",
+    "gbench": "costmodel.datasets.loaders.gbench:GoogleBenchmarkLoader",
+    "torch": "costmodel.datasets.loaders.torch_trace:TorchTraceLoader",
+    "table": "costmodel.datasets.loaders.table:TableLoader",
+}
+
+for _name, _target in LOADERS.items():
+    if _name not in registry.available("loader"):
+        registry.register("loader", _name, _target)
+
+
+def available_loaders() -> list[str]:
+    """Sorted names of the registered loaders (plugins included)."""
+    return registry.available("loader")
+
+
+def get_loader(name: str) -> type[Loader]:
+    """The loader class registered as ``name``.
+
+    Raises:
+        UnknownKindError: No such loader (the message lists the registered ones).
+    """
+    return registry.resolve("loader", name)
+
+
+def load_file(fmt: str, path: str | os.PathLike[str], **options: Any) -> Dataset:
+    """Load ``path`` with the loader named ``fmt``.
+
+    Raises:
+        UnknownKindError: ``fmt`` is not a registered loader.
+        InvalidInputError: Bad options or a malformed file.
+    """
+    return get_loader(fmt)(**options).load(path)
