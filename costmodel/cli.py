@@ -294,9 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning costmodel errors into one line and exit status 2."""
     _mount_subcommands()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except CostModelError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        from rich.markup import escape
+
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 2
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
@@ -311,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return 2
         raise
-    return 0
+    return int(code or 0) if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,136 @@
+"""The ``costmodel`` command line, run in-process through ``costmodel.cli.main``: train, info,
+predict, evaluate on real bundled rows, and the one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from costmodel.cli import main
+from costmodel.datasets import load as load_dataset
+
+FAST = ["-p", "n_estimators=40", "-p", "difficulty_estimators=20", "-p", "n_jobs=1"]
+
+
+@pytest.fixture(scope="module")
+def sample_csv(tmp_path_factory) -> Path:
+    """600 real rows of the Kernel Tuner convolution space (two GPUs) as a CSV file."""
+    frame = load_dataset("kt-convolution").frame
+    frame = frame[frame.device.isin(["NVIDIA RTX A4000", "NVIDIA RTX A6000"])]
+    path = tmp_path_factory.mktemp("cli") / "conv.csv"
+    frame.sample(600, random_state=0).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(sample_csv, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "model"
+    report = out.parent / "report.json"
+    code = main(
+        [
+            "train",
+            str(sample_csv),
+            "--out",
+            str(out),
+            "-t",
+            "runtime_ms",
+            "--report",
+            str(report),
+            *FAST,
+        ]
+    )
+    assert code == 0
+    assert (out / "meta.json").is_file()
+    assert "coverage" in json.loads(report.read_text())["runtime_ms"]["metrics"]
+    return out
+
+
+def test_info_json(trained, capsys):
+    assert main(["info", str(trained), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["regressors"] == {"runtime_ms": "xgboost"}
+    assert "block_size_x" in summary["input_columns"]
+
+
+def test_predict_writes_intervals(trained, sample_csv, tmp_path):
+    out = tmp_path / "pred.parquet"
+    assert main(["predict", str(trained), str(sample_csv), "--out", str(out)]) == 0
+    result = pd.read_parquet(out)
+    assert {"runtime_ms_mean", "runtime_ms_lower", "runtime_ms_upper"} <= set(result.columns)
+    assert len(result) == 600
+    assert (result.runtime_ms_lower <= result.runtime_ms_upper).all()
+
+
+def test_evaluate_reports_metrics(trained, sample_csv, tmp_path):
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", str(trained), str(sample_csv), "--report", str(report)]) == 0
+    metrics = json.loads(report.read_text())["runtime_ms"]["metrics"]
+    assert metrics["n"] > 500 and 0 <= metrics["coverage"] <= 1 and metrics["spearman"] > 0.5
+
+
+def test_predict_missing_column_is_one_line(trained, sample_csv, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    pd.read_csv(sample_csv).drop(columns=["tile_size_x"]).to_csv(bad, index=False)
+    code = main(["predict", str(trained), str(bad), "--out", str(tmp_path / "p.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "tile_size_x" in err and "Traceback" not in err
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_asking_a_runtime_model_for_power(trained, sample_csv, tmp_path, capsys):
+    code = main(
+        [
+            "predict",
+            str(trained),
+            str(sample_csv),
+            "--out",
+            str(tmp_path / "p.csv"),
+            "-t",
+            "power_w",
+        ]
+    )
+    assert code == 2
+    assert "power_w" in capsys.readouterr().err
+
+
+def test_corrupted_model_is_one_line(trained, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "meta.json").write_text("{")
+    assert main(["info", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "meta.json" in err and "Traceback" not in err
+
+
+def test_unknown_dataset_and_regressor(tmp_path, capsys):
+    assert main(["train", "no-such-dataset", "--out", str(tmp_path / "m")]) == 2
+    assert "no-such-dataset" in capsys.readouterr().err
+    code = main(["train", "kt-pnpoly", "--regressor", "magic", "--out", str(tmp_path / "m")])
+    assert code == 2
+    assert "magic" in capsys.readouterr().err
+
+
+def test_nan_target_in_training_file(sample_csv, tmp_path, capsys):
+    frame = pd.read_csv(sample_csv)
+    first_valid = frame.index[frame.valid.astype(bool)][0]
+    frame.loc[first_valid, "runtime_ms"] = float("nan")
+    bad = tmp_path / "nan.csv"
+    frame.to_csv(bad, index=False)
+    assert main(["train", str(bad), "--out", str(tmp_path / "m"), "-t", "runtime_ms", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "runtime_ms" in err and str(first_valid) in err
+
+
+def test_devices_lists_the_table(capsys):
+    assert main(["devices", "--json"]) == 0
+    names = [d["name"] for d in json.loads(capsys.readouterr().out)]
+    assert "NVIDIA A100-PCIE-40GB" in names
+
+
+def test_subcommand_error_exit_code(capsys):
+    assert main(["datasets", "show", "no-such-dataset"]) == 2
+    assert "no-such-dataset" in capsys.readouterr().err
