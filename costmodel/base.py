@@ -4,10 +4,13 @@ Call order: ``fit(X, y, groups=None)`` once, then ``predict``, ``predict_interva
 ``predict_with_interval`` any number of times. A fitted regressor is read-only during prediction and
 safe to share between threads.
 
-``fit`` holds aside a calibration fold (``calibration_fraction`` of the rows; whole groups when
-``groups`` is given, so the intervals account for out-of-group error), fits the point model and a
-difficulty estimate on the rest, and calibrates intervals with split conformal prediction
-(:mod:`costmodel.conformal`). With ``refit=True`` the point model is then refitted on all rows.
+``fit`` holds aside a calibration fold (``calibration_fraction`` of the rows), fits the point
+model and a difficulty estimate on the rest, and calibrates intervals with split conformal
+prediction (:mod:`costmodel.conformal`); with ``refit=True`` the point model is then refitted on
+all rows. With ``groups`` (3 or more distinct labels: devices, clocks, shapes) it calibrates by
+grouped cross-conformal instead: each of ``group_folds`` folds holds out whole groups, a model
+fitted on the other groups scores them, and the pooled scores calibrate the final model fitted on
+all rows, so the intervals account for the error on a group never seen in training.
 Targets with ``log_target=True`` are modelled as ``log(y)``; intervals are computed there and mapped
 back, so their width is relative.
 
@@ -27,7 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit, ShuffleSplit
 from sklearn.utils.validation import check_is_fitted
 
 from costmodel.conformal import SplitConformalCalibrator, check_coverage
@@ -37,7 +40,8 @@ __all__ = ["MIN_TRAINING_ROWS", "CostRegressor"]
 
 #: Fewer valid rows than this cannot be split into a fit and a calibration fold.
 MIN_TRAINING_ROWS = 20
-_EPS_FRACTION = 1e-3
+#: Difficulty estimates are floored at this fraction of their median on the calibration rows.
+_SIGMA_FLOOR = 0.25
 
 
 class CostRegressor(RegressorMixin, BaseEstimator, ABC):
@@ -57,6 +61,7 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
         "calibration_fraction": (numbers.Real, 0.05, 0.5, None),
         "refit": (bool, None, None, None),
         "normalize": (bool, None, None, None),
+        "group_folds": (numbers.Integral, 0, 20, None),
         "random_state": (numbers.Integral, 0, None, None),
     }
 
@@ -177,7 +182,16 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
                 f"need at least {MIN_TRAINING_ROWS} rows to fit and calibrate, got {len(y)}"
             )
         z = self._to_z(y)
-        fit_idx, cal_idx = self._calibration_split(len(y), groups)
+        groups = self._check_groups(groups, len(y))
+        if groups is not None and len(np.unique(groups)) >= 3 and self.group_folds >= 2:
+            self._fit_cross_conformal(X, z, groups)
+        else:
+            self._fit_split_conformal(X, z, groups)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _fit_split_conformal(self, X: np.ndarray, z: np.ndarray, groups: Any) -> None:
+        fit_idx, cal_idx = self._calibration_split(len(z), groups)
         model = self._fit_point(X[fit_idx], z[fit_idx])
         difficulty_model = (
             self._fit_difficulty(X[fit_idx], z[fit_idx], model) if self.normalize else None
@@ -189,15 +203,39 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
             model = self._fit_point(X, z)
         self.model_ = model
         self.difficulty_model_ = difficulty_model
-        self.n_features_in_ = X.shape[1]
-        return self
+
+    def _fit_cross_conformal(self, X: np.ndarray, z: np.ndarray, groups: np.ndarray) -> None:
+        """Grouped cross-conformal: every group is held out once, by a model fitted on the others,
+        so the calibration scores measure out-of-group error on all groups, not on one draw."""
+        n_groups = len(np.unique(groups))
+        splitter = GroupKFold(
+            n_splits=min(self.group_folds, n_groups), shuffle=True, random_state=self.random_state
+        )
+        residuals, raw_sigmas = [], []
+        for fit_idx, cal_idx in splitter.split(X, groups=groups):
+            model = self._fit_point(X[fit_idx], z[fit_idx])
+            residuals.append(z[cal_idx] - self._predict_point(model, X[cal_idx]))
+            if self.normalize:
+                difficulty_model = self._fit_difficulty(X[fit_idx], z[fit_idx], model)
+                raw_sigmas.append(self._difficulty(model, difficulty_model, X[cal_idx]))
+        model = self._fit_point(X, z)
+        self.difficulty_model_ = self._fit_difficulty(X, z, model) if self.normalize else None
+        sigma = self._floor_sigma(np.concatenate(raw_sigmas), fit=True) if self.normalize else None
+        self.calibrator_ = SplitConformalCalibrator.from_residuals(np.concatenate(residuals), sigma)
+        self.model_ = model
+
+    @staticmethod
+    def _check_groups(groups: Any, n: int) -> np.ndarray | None:
+        if groups is None:
+            return None
+        groups = np.asarray(groups)
+        if len(groups) != n:
+            raise InvalidInputError(f"groups has {len(groups)} entries for {n} rows")
+        return groups
 
     def _calibration_split(self, n: int, groups: Any) -> tuple[np.ndarray, np.ndarray]:
         size = self.calibration_fraction
         if groups is not None:
-            groups = np.asarray(groups)
-            if len(groups) != n:
-                raise InvalidInputError(f"groups has {len(groups)} entries for {n} rows")
             if len(np.unique(groups)) >= 4:
                 splitter = GroupShuffleSplit(
                     n_splits=1, test_size=size, random_state=self.random_state
@@ -212,9 +250,15 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
         if not self.normalize:
             return None
         raw = np.asarray(self._difficulty(model, difficulty_model, X), dtype=np.float64)
+        return self._floor_sigma(raw, fit=fit)
+
+    def _floor_sigma(self, raw: np.ndarray, *, fit: bool = False) -> np.ndarray:
+        """Difficulty floored at a fraction of its calibration median, so a row the difficulty
+        model thinks trivially easy cannot blow the normalized scores (and widths) up."""
+        raw = np.asarray(raw, dtype=np.float64)
         if fit:
             positive = raw[raw > 0]
-            self.sigma_floor_ = float(np.median(positive) * _EPS_FRACTION) if positive.size else 1.0
+            self.sigma_floor_ = float(np.median(positive) * _SIGMA_FLOOR) if positive.size else 1.0
         return np.maximum(raw, self.sigma_floor_)
 
     def predict(self, X: Any) -> np.ndarray:

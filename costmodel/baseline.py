@@ -22,6 +22,9 @@ class MeanCostRegressor(CostRegressor):
         log_target: Average ``log(y)`` (the geometric mean).
         calibration_fraction: Share of rows held aside for calibration.
         refit: Recompute the mean on all rows after calibrating.
+        group_folds: With ``groups`` (3 or more), calibrate by grouped cross-conformal over this
+            many folds (every group held out once) instead of one held-out split; 0 or 1
+            turns it off.
         normalize: Ignored (the baseline has no difficulty estimate); kept for a uniform API.
         random_state: Seed for the calibration split.
     """
@@ -35,12 +38,14 @@ class MeanCostRegressor(CostRegressor):
         log_target: bool = True,
         calibration_fraction: float = 0.2,
         refit: bool = True,
+        group_folds: int = 0,
         normalize: bool = False,
         random_state: int = 0,
     ) -> None:
         self.log_target = log_target
         self.calibration_fraction = calibration_fraction
         self.refit = refit
+        self.group_folds = group_folds
         self.normalize = normalize
         self.random_state = random_state
 

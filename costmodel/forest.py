@@ -31,6 +31,9 @@ class RandomForestCostRegressor(CostRegressor):
         log_target: Model ``log(y)``.
         calibration_fraction: Share of rows held aside for calibration.
         refit: Refit on all rows after calibrating.
+        group_folds: With ``groups`` (3 or more), calibrate by grouped cross-conformal over this
+            many folds (every group held out once) instead of one held-out split; 0 or 1
+            turns it off.
         normalize: Scale interval width by the trees' spread per row.
         n_jobs: Parallel jobs for fitting and prediction (``None``: 1, ``-1``: all cores).
         random_state: Seed for the forest and the calibration split.
@@ -56,6 +59,7 @@ class RandomForestCostRegressor(CostRegressor):
         log_target: bool = True,
         calibration_fraction: float = 0.2,
         refit: bool = True,
+        group_folds: int = 5,
         normalize: bool = True,
         n_jobs: int | None = -1,
         random_state: int = 0,
@@ -67,6 +71,7 @@ class RandomForestCostRegressor(CostRegressor):
         self.log_target = log_target
         self.calibration_fraction = calibration_fraction
         self.refit = refit
+        self.group_folds = group_folds
         self.normalize = normalize
         self.n_jobs = n_jobs
         self.random_state = random_state

@@ -36,6 +36,10 @@ class XGBCostRegressor(CostRegressor):
         log_target: Model ``log(y)``.
         calibration_fraction: Share of rows held aside for calibration.
         refit: Refit the point model on all rows after calibrating.
+        group_folds: With ``groups`` (3 or more), calibrate by grouped cross-conformal over this
+            many folds (every group held out once) instead of one held-out split; 0 or 1
+            turns it off (the default here: it costs ``group_folds`` extra fits; with groups the
+            calibration then holds out whole groups in one split).
         normalize: Scale interval width by the quantile model's spread per row.
         n_jobs: Threads (``None``: XGBoost's default, all cores).
         random_state: Seed for XGBoost and the calibration split.
@@ -68,6 +72,7 @@ class XGBCostRegressor(CostRegressor):
         log_target: bool = True,
         calibration_fraction: float = 0.2,
         refit: bool = True,
+        group_folds: int = 0,
         normalize: bool = True,
         n_jobs: int | None = None,
         random_state: int = 0,
@@ -83,6 +88,7 @@ class XGBCostRegressor(CostRegressor):
         self.log_target = log_target
         self.calibration_fraction = calibration_fraction
         self.refit = refit
+        self.group_folds = group_folds
         self.normalize = normalize
         self.n_jobs = n_jobs
         self.random_state = random_state

@@ -10,6 +10,7 @@ error, since no model can beat it.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.dataset import Dataset
-from costmodel.exceptions import InvalidInputError
+from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
 from costmodel.metrics import evaluate, repeat_noise
 from costmodel.model import CostModel
 from costmodel.schema import DEVICE, valid_mask
@@ -118,7 +119,10 @@ def cross_validate(
         train = Dataset(frame.iloc[train_idx].reset_index(drop=True), data.card)
         fold_model.fit(train, groups=group_column)
         test = frame.iloc[test_idx]
-        prediction = fold_model.predict(test, coverage=coverage)
+        with warnings.catch_warnings():
+            if group_column is not None:  # held-out groups are unseen categories by design
+                warnings.simplefilter("ignore", UnseenCategoryWarning)
+            prediction = fold_model.predict(test, coverage=coverage)
         for target in targets:
             part = pd.DataFrame(
                 {

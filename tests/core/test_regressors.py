@@ -113,3 +113,20 @@ def test_grouped_calibration_holds_out_whole_groups(generated_regression):
     est = MeanCostRegressor()
     fit_idx, cal_idx = est._calibration_split(len(y), groups)
     assert not set(groups[fit_idx]) & set(groups[cal_idx])
+
+
+def test_grouped_cross_conformal_scores_every_row_out_of_group(generated_regression):
+    X, y = generated_regression
+    groups = np.repeat(np.arange(12), 50)
+    forest = RandomForestCostRegressor(n_estimators=20, group_folds=4).fit(X, y, groups=groups)
+    assert forest.calibrator_.n == len(y)
+    split = RandomForestCostRegressor(n_estimators=20, group_folds=0).fit(X, y, groups=groups)
+    assert split.calibrator_.n < len(y) / 2
+    lower, upper = forest.predict_interval(X[:50], coverage=0.9)
+    assert (lower < upper).all()
+
+
+def test_group_folds_is_checked(generated_regression):
+    X, y = generated_regression
+    with pytest.raises(InvalidInputError, match="group_folds"):
+        RandomForestCostRegressor(group_folds=-1).fit(X, y)
