@@ -285,6 +285,9 @@ def demo(
 def _mount_subcommands() -> None:
     from costmodel.datasets.cli import app as datasets_app
     from costmodel.datasets.collectors.cli import collect_app
+    from costmodel.serving.cli import serve
+
+    app.command("serve")(serve)
 
     app.add_typer(datasets_app, name="datasets", help="Bundled real datasets and file loaders.")
     app.add_typer(collect_app, name="collect", help="Measure on this machine.")

@@ -28,6 +28,7 @@ from costmodel.exceptions import InvalidInputError, ModelFormatError, UnknownTar
 from costmodel.persistence import library_versions, read_model_dir, write_model_dir
 from costmodel.schema import (
     DEVICE,
+    KNOWN_TARGETS,
     input_columns,
     target_spec,
     valid_mask,
@@ -123,7 +124,8 @@ class CostModel:
         if card is not None and card.inputs:
             inputs = [c for c in card.inputs if c in frame.columns]
         else:
-            all_targets = set(targets) | set(card.targets if card else ())
+            # Other measurements (energy_j beside runtime_ms, ...) are never inputs.
+            all_targets = set(targets) | set(card.targets if card else ()) | set(KNOWN_TARGETS)
             inputs = input_columns(frame, all_targets)
         if DEVICE in frame.columns and DEVICE not in inputs:
             inputs = [*inputs, DEVICE]

@@ -204,3 +204,9 @@ def test_random_forest_model_round_trips(ps3, tmp_path):
         pd.testing.assert_frame_equal(
             model.predict(ps3.frame.head(30)), loaded.predict(ps3.frame.head(30))
         )
+
+
+def test_other_measurements_are_not_inputs_of_a_raw_frame(ps3):
+    model = CostModel(targets=["runtime_ms"], regressor_params=FAST_XGB).fit(ps3.frame)
+    assert not {"power_w", "energy_j", "runtime_ms_std", "n_repeats"} & set(model.input_columns)
+    assert "nvml_gr_clock" in model.input_columns

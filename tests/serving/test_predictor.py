@@ -1,0 +1,120 @@
+"""The in-process fast path: same answers as CostModel.predict, one record or a batch, errors,
+thread pinning, and reloads when the model directory is replaced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from costmodel.exceptions import InvalidInputError, UnknownTargetError
+from costmodel.serving import Predictor, register_scheme
+from costmodel.serving.sources import DirectorySource, resolve_source
+
+
+def test_batch_matches_cost_model(fitted, ps3, model_dir):
+    predictor = Predictor(model_dir)
+    frame = ps3.frame.iloc[:50]
+    got = predictor.predict(frame, coverage=0.8)
+    want = fitted.predict(frame, coverage=0.8)
+    assert list(got.columns) == list(want.columns)
+    assert got.index.equals(frame.index)
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6)
+
+
+def test_predict_one_returns_floats_equal_to_batch(fitted, records, model_dir):
+    predictor = Predictor(model_dir, name="gemm")
+    one = predictor.predict_one(records[3], targets="runtime_ms")
+    assert set(one) == {"runtime_ms_mean", "runtime_ms_lower", "runtime_ms_upper"}
+    assert all(isinstance(v, float) for v in one.values())
+    row = fitted.predict(records[3], targets="runtime_ms").iloc[0]
+    assert one["runtime_ms_mean"] == pytest.approx(row["runtime_ms_mean"], rel=1e-6)
+    assert one["runtime_ms_lower"] <= one["runtime_ms_mean"] <= one["runtime_ms_upper"]
+
+
+def test_accepts_a_fitted_model_and_lists(fitted, records):
+    predictor = Predictor(fitted)
+    out = predictor.predict(records)
+    assert len(out) == len(records)
+    assert predictor.target_names == ["runtime_ms", "power_w"]
+    assert predictor.input_columns == fitted.input_columns
+    assert predictor.reload_if_changed() is False  # nothing to poll
+    info = predictor.info()
+    assert info["targets"] == ["runtime_ms", "power_w"]
+    assert info["target_specs"]["power_w"]["unit"] == "w"
+
+
+def test_pins_xgboost_threads(model_dir):
+    predictor = Predictor(model_dir, threads=1)
+    booster = predictor.model.regressors_["runtime_ms"].model_
+    config = json.loads(booster.save_config())
+    assert config["learner"]["generic_param"]["nthread"] == "1"
+
+
+def test_errors_name_the_problem(model_dir, records):
+    predictor = Predictor(model_dir)
+    with pytest.raises(UnknownTargetError, match="energy_j"):
+        predictor.predict(records, targets=["energy_j"])
+    with pytest.raises(UnknownTargetError):
+        predictor.predict(records, targets=[])
+    bad = dict(records[0], m=-4)
+    with pytest.raises(InvalidInputError) as info:
+        predictor.predict_one(bad)
+    assert info.value.field == "m"
+    missing = {k: v for k, v in records[0].items() if k != "k"}
+    with pytest.raises(InvalidInputError) as info:
+        predictor.predict([records[1], missing])
+    assert info.value.field == "k"
+    with pytest.raises(InvalidInputError, match="coverage"):
+        predictor.predict(records, coverage=1.5)
+    with pytest.raises(InvalidInputError):
+        predictor.predict("not records")
+
+
+@pytest.mark.slow  # saving the forest takes seconds (skops)
+def test_reload_when_directory_replaced(model_dir, other_model, records):
+    predictor = Predictor(model_dir)
+    before = predictor.version
+    old = predictor.predict(records)
+    assert predictor.reload_if_changed() is False
+    other_model.save(model_dir)
+    assert predictor.reload_if_changed() is True
+    assert predictor.version != before
+    assert predictor.target_names == ["runtime_ms"]
+    assert predictor.model.regressors_["runtime_ms"].model_.n_jobs == 1
+    new = predictor.predict(records)
+    assert not np.allclose(new["runtime_ms_mean"], old["runtime_ms_mean"])
+
+
+def test_failed_reload_keeps_serving(model_dir, records):
+    predictor = Predictor(model_dir)
+    meta = model_dir / "meta.json"
+    data = json.loads(meta.read_text())
+    data["format_version"] = 999
+    meta.write_text(json.dumps(data))
+    with pytest.raises(Exception, match="version"):
+        predictor.reload_if_changed()
+    assert len(predictor.predict(records)) == len(records)
+
+
+def test_sources_and_registry_hook(tmp_path: Path, model_dir, records, monkeypatch):
+    assert isinstance(resolve_source(model_dir), DirectorySource)
+    assert DirectorySource(tmp_path / "nothing").fingerprint() == "missing"
+    with pytest.raises(InvalidInputError, match="models"):
+        resolve_source("models:/gemm@production")
+
+    class AliasSource(DirectorySource):
+        """Stands in for a registry source: the alias resolves to a directory."""
+
+        def __init__(self, uri: str) -> None:
+            super().__init__(model_dir)
+            self.uri = uri
+
+    monkeypatch.setattr("costmodel.serving.sources._SCHEMES", {})
+    register_scheme("test-registry:/", AliasSource)
+    predictor = Predictor("test-registry:/gemm@live")
+    assert predictor.name == "gemm"
+    assert predictor.info()["source"] == "test-registry:/gemm@live"
+    assert len(predictor.predict(records)) == len(records)
