@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -126,6 +126,27 @@ MaxMinutesOption = Annotated[
 ]
 
 
+def _shape_grid(
+    sizes: str | None,
+    batches: str | None,
+    quick: bool,
+    quick_sizes: Sequence[int],
+    quick_batches: Sequence[int],
+) -> dict[str, Any]:
+    """Config overrides for the GEMM size and batch grids from ``--sizes``/``--batches``/
+    ``--quick``."""
+    grid: dict[str, Any] = {}
+    if sizes is not None:
+        grid["sizes"] = int_list(sizes, "sizes")
+    elif quick:
+        grid["sizes"] = tuple(quick_sizes)
+    if batches is not None:
+        grid["batches"] = int_list(batches, "batches")
+    elif quick:
+        grid["batches"] = tuple(quick_batches)
+    return grid
+
+
 @collect_app.command("cpu-gemm")
 def cpu_gemm_command(
     ctx: typer.Context,
@@ -187,15 +208,7 @@ def cpu_gemm_command(
             min_repeat_ms=min_repeat_ms,
             ipc=ipc,
         )
-        grid: dict[str, Any] = {}
-        if sizes is not None:
-            grid["sizes"] = int_list(sizes, "sizes")
-        elif quick:
-            grid["sizes"] = QUICK_SIZES
-        if batches is not None:
-            grid["batches"] = int_list(batches, "batches")
-        elif quick:
-            grid["batches"] = (1, 2)
+        grid = _shape_grid(sizes, batches, quick, QUICK_SIZES, (1, 2))
         if threads is not None:
             grid["threads"] = int_list(threads, "threads")
         import dataclasses
@@ -274,15 +287,7 @@ def gpu_command(
             energy_window_ms=energy_window_ms,
             device_index=device_index,
         )
-        grid: dict[str, Any] = {}
-        if sizes is not None:
-            grid["sizes"] = int_list(sizes, "sizes")
-        elif quick:
-            grid["sizes"] = QUICK_GPU_SIZES
-        if batches is not None:
-            grid["batches"] = int_list(batches, "batches")
-        elif quick:
-            grid["batches"] = (1,)
+        grid = _shape_grid(sizes, batches, quick, QUICK_GPU_SIZES, (1,))
         config = dataclasses.replace(config, **grid)
     except CostModelError as exc:
         raise _fail(exc) from exc
