@@ -294,7 +294,8 @@ def _build_card(
         license=license,
         collection_command=command,
         citation=fields.pop("citation", ""),
-        units=dict(fields.pop("units", {}) or {}),
+        # Units only for columns that exist (no IPC columns where perf could not count).
+        units={k: v for k, v in (fields.pop("units", {}) or {}).items() if k in frame.columns},
         extra={
             "host": host_info(),
             "library_versions": library_versions(),

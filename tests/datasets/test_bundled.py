@@ -57,7 +57,29 @@ def test_installed_size_stays_modest() -> None:
     assert 0 < total < 8_000_000
 
 
-@pytest.mark.parametrize("name", NAMES)
+CONVERTED = [n for n in NAMES if card(n).collection_command.startswith("python -m")]
+COLLECTED = [n for n in NAMES if card(n).collection_command.startswith("costmodel collect")]
+
+
+def test_every_dataset_is_converted_or_collected() -> None:
+    assert sorted(CONVERTED + COLLECTED) == sorted(NAMES)
+    assert len(COLLECTED) >= 2
+
+
+@pytest.mark.parametrize("name", COLLECTED)
+def test_collected_card_records_host_and_versions(name: str) -> None:
+    data_card = card(name)
+    assert data_card.name == name and data_card.description
+    assert data_card.source.startswith("collected by costmodel collect")
+    assert data_card.license == "Apache-2.0"
+    assert data_card.hardware and data_card.row_count > 0
+    assert data_card.targets and data_card.inputs
+    assert data_card.extra["host"] and data_card.extra["library_versions"]
+    for target in data_card.targets:
+        assert data_card.units[target]
+
+
+@pytest.mark.parametrize("name", CONVERTED)
 def test_card_is_complete(name: str) -> None:
     data_card = card(name)
     assert data_card.name == name
