@@ -1,8 +1,8 @@
 """The main job on embedded defaults (``costmodel demo``).
 
 Trains runtime, power and energy models on the bundled PowerSensor3 GEMM measurements (real, RTX
-4000 Ada, 10 locked clocks), evaluates them on held-out rows (random split) and on each clock held out in turn
-(leave-one-clock-out), saves the model, loads it back and predicts with 90% intervals.
+4000 Ada, 10 locked clocks), evaluates them on held-out rows (random split) and on each clock held
+out in turn (leave-one-clock-out), saves the model, loads it back and predicts with 90% intervals.
 Everything is local files; nothing is downloaded.
 """
 
