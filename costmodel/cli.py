@@ -162,7 +162,7 @@ def train(
 
 @app.command("evaluate")
 def evaluate_command(
-    model_path: Annotated[Path, typer.Argument(help="Saved model directory.")],
+    model_path: Annotated[str, typer.Argument(help="Saved model directory or models:/NAME@ALIAS.")],
     data: Annotated[str, typer.Argument(help="Bundled dataset name or a .parquet/.csv file.")],
     coverage: Annotated[float, typer.Option(help="Nominal interval coverage.")] = 0.9,
     report: Annotated[Path | None, typer.Option(help="Write evaluation JSON here.")] = None,
@@ -190,7 +190,7 @@ def evaluate_command(
 
 @app.command()
 def predict(
-    model_path: Annotated[Path, typer.Argument(help="Saved model directory.")],
+    model_path: Annotated[str, typer.Argument(help="Saved model directory or models:/NAME@ALIAS.")],
     inputs: Annotated[Path, typer.Argument(help="Input rows: .csv or .parquet.")],
     out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
     target: Annotated[
@@ -234,7 +234,7 @@ def predict(
 
 @app.command()
 def info(
-    model_path: Annotated[Path, typer.Argument(help="Saved model directory.")],
+    model_path: Annotated[str, typer.Argument(help="Saved model directory or models:/NAME@ALIAS.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show what a saved model predicts, from which inputs, trained on what."""
@@ -286,8 +286,21 @@ def _mount_subcommands() -> None:
     from costmodel.datasets.cli import app as datasets_app
     from costmodel.datasets.collectors.cli import collect_app
     from costmodel.serving.cli import serve
+    from costmodel.training.cli import (
+        register_command,
+        report_command,
+        run_command,
+        search_command,
+    )
 
+    if getattr(_mount_subcommands, "done", False):
+        return
+    _mount_subcommands.done = True  # type: ignore[attr-defined]
     app.command("serve")(serve)
+    app.command("run")(run_command)
+    app.command("search")(search_command)
+    app.command("register")(register_command)
+    app.command("report")(report_command)
 
     app.add_typer(datasets_app, name="datasets", help="Bundled real datasets and file loaders.")
     app.add_typer(collect_app, name="collect", help="Measure on this machine.")

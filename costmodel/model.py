@@ -352,9 +352,13 @@ def _group_labels(frame: pd.DataFrame, groups: Any) -> np.ndarray | None:
 
 
 def load(uri: str | os.PathLike[str]) -> CostModel:
-    """Load a saved :class:`CostModel` from a model directory.
+    """Load a saved :class:`CostModel` from a model directory or an MLflow registry URI
+    (``models:/NAME/VERSION``, ``models:/NAME@ALIAS``; needs the ``costmodel[mlflow]`` extra).
 
     Raises:
         ModelFormatError: Missing, corrupted or incompatible model directory.
+        CostModelError: An unknown registered model, version or alias.
     """
-    return CostModel.load(uri)
+    from costmodel.uri import resolve_model_uri
+
+    return CostModel.load(resolve_model_uri(uri))

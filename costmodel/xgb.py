@@ -113,7 +113,7 @@ class XGBCostRegressor(CostRegressor):
     def _fit_point(self, X: np.ndarray, z: np.ndarray) -> Any:
         import xgboost as xgb
 
-        dtrain = xgb.QuantileDMatrix(X, z)
+        dtrain = xgb.QuantileDMatrix(X, z, nthread=self.n_jobs if self.n_jobs is not None else -1)
         return xgb.train(
             self._booster_params(objective="reg:squarederror"), dtrain, self.n_estimators
         )
@@ -124,7 +124,7 @@ class XGBCostRegressor(CostRegressor):
     def _fit_difficulty(self, X: np.ndarray, z: np.ndarray, model: Any) -> Any:
         import xgboost as xgb
 
-        dtrain = xgb.QuantileDMatrix(X, z)
+        dtrain = xgb.QuantileDMatrix(X, z, nthread=self.n_jobs if self.n_jobs is not None else -1)
         params = self._booster_params(
             objective="reg:quantileerror", quantile_alpha=np.array(_QUANTILES)
         )

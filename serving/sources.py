@@ -75,6 +75,12 @@ class DirectorySource:
 _SCHEMES: dict[str, Callable[[str], ModelSource]] = {}
 
 
+def _registry_source(uri: str) -> ModelSource:
+    from costmodel.uri import RegistrySource
+
+    return RegistrySource(uri)
+
+
 def register_scheme(prefix: str, factory: Callable[[str], ModelSource]) -> None:
     """Serve URIs starting with ``prefix`` (``"models:/"``) through ``factory(uri)``.
 
@@ -82,6 +88,9 @@ def register_scheme(prefix: str, factory: Callable[[str], ModelSource]) -> None:
     registry version an alias points to, so the server reloads when the alias moves.
     """
     _SCHEMES[prefix] = factory
+
+
+register_scheme("models:/", _registry_source)
 
 
 def resolve_source(uri: str | os.PathLike[str] | ModelSource) -> ModelSource:

@@ -102,8 +102,11 @@ def test_failed_reload_keeps_serving(model_dir, records):
 def test_sources_and_registry_hook(tmp_path: Path, model_dir, records, monkeypatch):
     assert isinstance(resolve_source(model_dir), DirectorySource)
     assert DirectorySource(tmp_path / "nothing").fingerprint() == "missing"
-    with pytest.raises(InvalidInputError, match="models"):
-        resolve_source("models:/gemm@production")
+    from costmodel.uri import RegistrySource
+
+    assert isinstance(resolve_source("models:/gemm@production"), RegistrySource)
+    with pytest.raises(InvalidInputError, match="s3"):
+        resolve_source("s3://bucket/model")
 
     class AliasSource(DirectorySource):
         """Stands in for a registry source: the alias resolves to a directory."""
