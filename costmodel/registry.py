@@ -23,10 +23,13 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "random_forest": "costmodel.forest:RandomForestCostRegressor",
         "xgboost": "costmodel.xgb:XGBCostRegressor",
         "mean": "costmodel.baseline:MeanCostRegressor",
+        "seq2seq": "costmodel.seq2seq:TextToTextRegressor",
     },
     "featurizer": {
         "gemm": "costmodel.featurizers.gemm:GemmFeaturizer",
         "kernel_config": "costmodel.featurizers.kernel_config:KernelConfigFeaturizer",
+        "mlir": "costmodel.featurizers.mlir:MLIRFeaturizer",
+        "text": "costmodel.featurizers.text:TextFeaturizer",
     },
     "loader": {},
 }

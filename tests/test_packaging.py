@@ -67,8 +67,11 @@ def test_installed_wheel_imports_subpackages(wheel: Path, tmp_path: Path):
 
 def test_import_costmodel_loads_no_optional_dependency():
     code = (
-        "import sys, costmodel, costmodel.model, costmodel.featurizers, costmodel.datasets;"
-        "heavy = {'torch', 'xgboost', 'mlflow', 'iree', 'optuna', 'skops', 'fastapi', 'dask'};"
+        "import sys, costmodel, costmodel.model, costmodel.featurizers, costmodel.datasets,"
+        " costmodel.seq2seq, costmodel.featurizers.text, costmodel.featurizers.mlir,"
+        " costmodel.serving, costmodel.training;"
+        "heavy = {'torch', 'xgboost', 'mlflow', 'iree', 'optuna', 'skops', 'fastapi', 'dask',"
+        " 'tokenizers', 'safetensors'};"
         "print(sorted(heavy & set(sys.modules)))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,0 +1,284 @@
+"""TextToTextRegressor: the text-to-text model behind the CostRegressor API.
+
+It reads text, not feature matrices: give it the canonical strings of
+:class:`~costmodel.featurizers.text.TextFeaturizer` or
+:class:`~costmodel.featurizers.mlir.MLIRFeaturizer` with ``output="text"`` (an object array of
+shape ``(n, 1)``), or a list of strings. ``fit`` trains a subword tokenizer and a small
+encoder-decoder from scratch (:mod:`costmodel.seq2seq.trainer`).
+
+Uncertainty: each prediction draws ``n_samples`` numbers by constrained sampling; the point
+estimate is their median and their spread (5%-95%) is the difficulty that split conformal
+calibration (:mod:`costmodel.conformal`) scales into intervals of the promised coverage, exactly as
+for the tree models. ``predict_samples`` returns the samples themselves.
+
+Fitting trains one network (``refit=False``) or two (``refit=True``: once without the calibration
+rows, then on all rows); ``group_folds`` > 1 trains one per fold, which is slow.
+"""
+
+from __future__ import annotations
+
+import numbers
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from costmodel.base import CostRegressor
+from costmodel.exceptions import InvalidInputError
+
+__all__ = ["TextToTextRegressor"]
+
+_ARCHITECTURE = (
+    "d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "d_ff", "dropout",
+    "max_length", "mantissa_digits",
+)  # fmt: skip
+
+
+class _Fitted:
+    """A trained :class:`TextRegressionModel` plus a per-thread cache of the last samples, so
+    ``_predict_point`` and ``_difficulty`` on the same rows sample once."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self._local = threading.local()
+
+    def samples(
+        self,
+        texts: np.ndarray,
+        *,
+        n_samples: int,
+        temperature: float,
+        seed: int,
+        n_threads: int | None,
+        cache: bool = True,
+    ) -> np.ndarray:
+        """Samples ``(n, n_samples)`` of the single target, in the model's target space."""
+        from costmodel.seq2seq.trainer import torch_threads
+
+        key = (tuple(texts.tolist()), n_samples, temperature, seed)
+        cached = getattr(self._local, "entry", None)
+        if cache and cached is not None and cached[0] == key:
+            return cached[1]
+        with torch_threads(n_threads):
+            draws = self.model.sample(
+                list(texts), n_samples=n_samples, temperature=temperature, seed=seed
+            )[..., 0]
+        if cache:
+            self._local.entry = (key, draws)
+        return draws
+
+
+class TextToTextRegressor(CostRegressor):
+    """A small encoder-decoder transformer that reads text and writes the target as digits.
+
+    Args:
+        d_model: Width of the transformer (with the defaults about 1.1M parameters).
+        n_heads: Attention heads.
+        n_encoder_layers: Encoder layers.
+        n_decoder_layers: Decoder layers.
+        d_ff: Feed-forward width.
+        dropout: Dropout rate.
+        max_length: Longest input in tokens (longer texts are truncated).
+        mantissa_digits: Digits decoded per number.
+        vocab_size: Largest subword vocabulary.
+        epochs: Most training epochs (early stopping on a validation split).
+        batch_size: Rows per step.
+        learning_rate: Peak AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        patience: Epochs without validation improvement before stopping.
+        validation_fraction: Share of training rows for early stopping.
+        n_samples: Samples drawn per prediction.
+        temperature: Sampling temperature (0: greedy, no spread).
+        log_target: Model ``log(y)``.
+        calibration_fraction: Share of rows held aside for conformal calibration.
+        refit: Retrain on all rows after calibrating (doubles training time).
+        normalize: Scale intervals by the sample spread (else constant width).
+        group_folds: With ``groups``, grouped cross-conformal over this many folds (0: off).
+        random_state: Seed of everything random (training and sampling).
+        progress: Show a progress bar while training.
+        n_threads: CPU threads torch may use while fitting and predicting (``None``: torch's
+            default, all cores; small models are fastest on 1).
+    """
+
+    kind: ClassVar[str] = "seq2seq"
+    _parameter_constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "d_model": (numbers.Integral, 8, 2048, None),
+        "n_heads": (numbers.Integral, 1, 64, None),
+        "n_encoder_layers": (numbers.Integral, 1, 24, None),
+        "n_decoder_layers": (numbers.Integral, 1, 24, None),
+        "d_ff": (numbers.Integral, 8, 16384, None),
+        "dropout": (numbers.Real, 0.0, 0.9, None),
+        "max_length": (numbers.Integral, 8, 8192, None),
+        "mantissa_digits": (numbers.Integral, 1, 8, None),
+        "vocab_size": (numbers.Integral, 16, 1 << 17, None),
+        "epochs": (numbers.Integral, 1, 10_000, None),
+        "batch_size": (numbers.Integral, 1, 1 << 16, None),
+        "learning_rate": (numbers.Real, 1e-7, 1.0, None),
+        "weight_decay": (numbers.Real, 0.0, 10.0, None),
+        "patience": (numbers.Integral, 1, 10_000, None),
+        "validation_fraction": (numbers.Real, 0.0, 0.5, None),
+        "n_samples": (numbers.Integral, 1, 4096, None),
+        "temperature": (numbers.Real, 0.0, 10.0, None),
+        "progress": (bool, None, None, None),
+        "n_threads": (numbers.Integral, 1, 1024, None),
+    }
+    _nullable: ClassVar[frozenset[str]] = frozenset({"n_threads"})
+
+    def __init__(
+        self,
+        *,
+        d_model: int = 128,
+        n_heads: int = 4,
+        n_encoder_layers: int = 2,
+        n_decoder_layers: int = 2,
+        d_ff: int = 512,
+        dropout: float = 0.1,
+        max_length: int = 512,
+        mantissa_digits: int = 4,
+        vocab_size: int = 1024,
+        epochs: int = 30,
+        batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.01,
+        patience: int = 5,
+        validation_fraction: float = 0.1,
+        n_samples: int = 32,
+        temperature: float = 1.0,
+        log_target: bool = True,
+        calibration_fraction: float = 0.2,
+        refit: bool = False,
+        normalize: bool = True,
+        group_folds: int = 0,
+        random_state: int = 0,
+        progress: bool = False,
+        n_threads: int | None = None,
+    ) -> None:
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.n_encoder_layers = n_encoder_layers
+        self.n_decoder_layers = n_decoder_layers
+        self.d_ff = d_ff
+        self.dropout = dropout
+        self.max_length = max_length
+        self.mantissa_digits = mantissa_digits
+        self.vocab_size = vocab_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.n_samples = n_samples
+        self.temperature = temperature
+        self.log_target = log_target
+        self.calibration_fraction = calibration_fraction
+        self.refit = refit
+        self.normalize = normalize
+        self.group_folds = group_folds
+        self.random_state = random_state
+        self.progress = progress
+        self.n_threads = n_threads
+
+    # ---- input checks (text instead of float matrices) ------------------------------------
+    @staticmethod
+    def _check_X(X: Any) -> np.ndarray:
+        """Texts as an object array of shape ``(n, 1)``."""
+        if isinstance(X, str):
+            raise InvalidInputError("X must be a sequence of texts, got a single string")
+        array = np.asarray(X, dtype=object)
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim != 1:
+            raise InvalidInputError(
+                f"the text-to-text regressor reads one text per row (shape (n,) or (n, 1)), got "
+                f"shape {array.shape}; use featurizer 'text' or 'mlir' with output='text'"
+            )
+        not_text = [i for i, t in enumerate(array) if not isinstance(t, str)]
+        if not_text:
+            raise InvalidInputError(
+                f"the text-to-text regressor reads text, got {type(array[not_text[0]]).__name__}"
+                "; use featurizer 'text' or 'mlir' with output='text'",
+                rows=not_text,
+            )
+        empty = [i for i, t in enumerate(array) if not t.strip()]
+        if empty:
+            raise InvalidInputError("empty text (nothing to read)", rows=empty)
+        return array[:, None]
+
+    def _check_X_predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self._check_X(X)
+
+    # ---- CostRegressor hooks --------------------------------------------------------------
+    def _fit_point(self, X: np.ndarray, z: np.ndarray) -> _Fitted:
+        from costmodel.seq2seq.trainer import TextRegressionModel, TrainOptions, torch_threads
+
+        options = TrainOptions(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=float(self.learning_rate),
+            weight_decay=float(self.weight_decay),
+            patience=self.patience,
+            validation_fraction=float(self.validation_fraction),
+            vocab_size=self.vocab_size,
+            seed=self.random_state,
+            progress=self.progress,
+        )
+        architecture = {name: getattr(self, name) for name in _ARCHITECTURE}
+        architecture["dropout"] = float(architecture["dropout"])
+        with torch_threads(self.n_threads):
+            model = TextRegressionModel.fit(
+                list(X[:, 0]), z, architecture=architecture, options=options
+            )
+        return _Fitted(model)
+
+    def _draws(self, model: _Fitted, X: np.ndarray) -> np.ndarray:
+        return model.samples(
+            X[:, 0],
+            n_samples=self.n_samples,
+            temperature=float(self.temperature),
+            seed=self.random_state,
+            n_threads=self.n_threads,
+        )
+
+    def _predict_point(self, model: _Fitted, X: np.ndarray) -> np.ndarray:
+        return np.median(self._draws(model, X), axis=1)
+
+    def _fit_difficulty(self, X: np.ndarray, z: np.ndarray, model: _Fitted) -> Any:
+        return None
+
+    def _difficulty(self, model: _Fitted, difficulty_model: Any, X: np.ndarray) -> np.ndarray:
+        low, high = np.quantile(self._draws(model, X), [0.05, 0.95], axis=1)
+        return (high - low) / 2.0
+
+    def _save_model(
+        self, model: _Fitted, difficulty_model: Any, directory: Path, stem: str
+    ) -> list[str]:
+        return model.model.save(directory, stem)
+
+    def _load_model(self, directory: Path, stem: str) -> tuple[Any, Any]:
+        from costmodel.seq2seq.trainer import TextRegressionModel
+
+        return _Fitted(TextRegressionModel.load(directory, stem)), None
+
+    # ---- extras ---------------------------------------------------------------------------
+    def predict_samples(self, X: Any, *, n_samples: int | None = None) -> np.ndarray:
+        """Sampled predictions ``(n, n_samples)`` in target units (before calibration)."""
+        X = self._check_X_predict(X)
+        draws = self.model_.samples(
+            X[:, 0],
+            n_samples=n_samples or self.n_samples,
+            temperature=float(self.temperature),
+            seed=self.random_state,
+            n_threads=self.n_threads,
+            cache=False,
+        )
+        return self._from_z(draws)
+
+    @property
+    def training_history(self) -> dict[str, Any]:
+        """Per-epoch losses, best epoch, parameter count and seconds of the final network."""
+        check_is_fitted(self, "model_")
+        return dict(self.model_.model.history)
