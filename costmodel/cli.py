@@ -64,7 +64,8 @@ def metrics_table(title: str, rows: list[tuple[str, dict[str, Any], float]]) -> 
     return table
 
 
-def _parse_params(pairs: list[str] | None) -> dict[str, Any]:
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """``["n_estimators=100", "name=x"]`` -> a dict; values parsed as JSON where they can be."""
     params: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
@@ -123,14 +124,14 @@ def train(
 
     dataset = resolve_dataset(data, targets=target or ())
     targets = list(target or dataset.targets)
-    regressor_params = _parse_params(param)
+    regressor_params = parse_params(param)
     if regressor != "mean":
         regressor_params.setdefault("random_state", seed)
     model = CostModel(
         featurizer=featurizer,
         regressor=regressor,
         targets=targets,
-        featurizer_params=_parse_params(feature_param),
+        featurizer_params=parse_params(feature_param),
         regressor_params=regressor_params,
     )
     with _progress() as progress:

@@ -35,6 +35,7 @@ __all__ = [
     "make_splitter",
     "random_split",
     "shape_key",
+    "split_group_column",
 ]
 
 #: A group key: a column name, or a function of the frame returning one label per row.
@@ -390,3 +391,14 @@ def make_splitter(spec: str, *, seed: int = 0) -> Splitter:
             raise _bad_spec(spec, "expected groupkfold:N:COLUMN")
         return GroupKFoldSplit(_parse_int(spec, n_text), column, seed=seed)
     raise _bad_spec(spec, "unknown kind")
+
+
+def split_group_column(split: str) -> str | None:
+    """The column a grouped split spec holds out (``"group:device"`` -> ``"device"``), or
+    ``None`` for ungrouped splits."""
+    kind, _, rest = split.partition(":")
+    if kind == "group":
+        return rest or None
+    if kind == "groupkfold":
+        return rest.partition(":")[2] or None
+    return None

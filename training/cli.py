@@ -32,19 +32,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _params(pairs: list[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
 def run_experiment(
     experiment: Any,
     *,
@@ -63,7 +50,7 @@ def run_experiment(
     Raises:
         CostModelError: Any bad setting, data, tracking store or registry conflict.
     """
-    from costmodel.training.heldout import group_column_of
+    from costmodel.training.evaluation import split_group_column
 
     out_console = out_console or console
     data, experiment = experiment.load_data()
@@ -108,7 +95,7 @@ def run_experiment(
                 ],
             )
         )
-    model.fit(data, groups=experiment.group or group_column_of(experiment.split))
+    model.fit(data, groups=experiment.group or split_group_column(experiment.split))
     if report_dir is not None:
         from costmodel.training.report import heldout_predictions, write_report
 
@@ -221,6 +208,7 @@ def search_command(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Tune regressor hyperparameters with Optuna, track trials in MLflow, save the best model."""
+    import costmodel.cli as _cli
     from costmodel.training.experiment import (
         SearchSettings,
         TrackingSettings,
@@ -241,7 +229,7 @@ def search_command(
                 "targets": list(target or ()),
                 "featurizer": featurizer,
                 "regressor": regressor,
-                "regressor_params": _params(param),
+                "regressor_params": _cli.parse_params(param),
                 "split": split,
                 "seed": seed,
                 "rows": rows,

@@ -15,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from costmodel.dataset import Dataset
 from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
 from costmodel.metrics import evaluate, repeat_noise
 from costmodel.model import CostModel
-from costmodel.schema import DEVICE, valid_mask
-from costmodel.splits import make_splitter
+from costmodel.schema import valid_mask
+from costmodel.splits import make_splitter, split_group_column
+from costmodel.training.heldout import space_labels
 
 __all__ = ["Evaluation", "cross_validate", "evaluate_model", "split_group_column"]
 
@@ -58,24 +58,6 @@ class Evaluation:
             "repeat_noise": self.repeat_noise,
             "coverage": self.coverage,
         }
-
-
-def split_group_column(split: str) -> str | None:
-    """The column a grouped split spec holds out (``"group:device"`` -> ``"device"``)."""
-    kind, _, rest = split.partition(":")
-    if kind == "group":
-        return rest or None
-    if kind == "groupkfold":
-        return rest.partition(":")[2] or None
-    return None
-
-
-def _space_labels(frame: pd.DataFrame, group_column: str | None) -> np.ndarray | None:
-    if group_column is not None and group_column in frame.columns:
-        return frame[group_column].astype(str).to_numpy()
-    if DEVICE in frame.columns:
-        return frame[DEVICE].astype(str).to_numpy()
-    return None
 
 
 def cross_validate(
@@ -113,7 +95,7 @@ def cross_validate(
     targets = list(model.targets)
     pooled: dict[str, list[pd.DataFrame]] = {t: [] for t in targets}
     fold_scores: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
-    spaces = _space_labels(frame, group_column)
+    spaces = space_labels(frame, group_column)
     for index, (train_idx, test_idx) in enumerate(folds):
         fold_model = copy.deepcopy(model)
         train = Dataset(frame.iloc[train_idx].reset_index(drop=True), data.card)
@@ -182,7 +164,7 @@ def evaluate_model(
             field=model.target_names[0],
         )
     prediction = model.predict(frame, targets=targets, coverage=coverage)
-    spaces = _space_labels(frame, space_column)
+    spaces = space_labels(frame, space_column)
     results = {}
     for target in targets:
         part = pd.DataFrame(

@@ -22,7 +22,7 @@ from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
 from costmodel.metrics import evaluate
 from costmodel.model import CostModel
 from costmodel.schema import DEVICE, valid_mask
-from costmodel.splits import make_splitter
+from costmodel.splits import make_splitter, split_group_column
 
 __all__ = ["Fold", "heldout_folds", "score_frame", "space_labels"]
 
@@ -87,16 +87,6 @@ def score_frame(part: pd.DataFrame) -> dict[str, Any]:
     )
 
 
-def group_column_of(split: str) -> str | None:
-    """The column a grouped split spec holds out (``"group:device"`` -> ``"device"``)."""
-    kind, _, rest = split.partition(":")
-    if kind == "group":
-        return rest or None
-    if kind == "groupkfold":
-        return rest.partition(":")[2] or None
-    return None
-
-
 def heldout_folds(
     model: CostModel,
     data: Dataset,
@@ -126,7 +116,7 @@ def heldout_folds(
     frame = data.frame.loc[valid_mask(data.frame)].reset_index(drop=True)
     if frame.empty:
         raise InvalidInputError(f"dataset {data.card.name!r} has no valid rows")
-    group_column = group_column_of(split)
+    group_column = split_group_column(split)
     folds = list(make_splitter(split, seed=seed).split(frame))
     spaces = space_labels(frame, group_column)
     for index, (train_idx, test_idx) in enumerate(folds):
