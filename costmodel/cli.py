@@ -323,11 +323,18 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("aborted")
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+    except ModuleNotFoundError as exc:
+        err_console.print(
+            f"[red]error:[/red] this command needs {exc.name!r}, which is not installed: "
+            "pip install 'costmodel[all]' (or the extra named in the docs)",
+            highlight=False,
+        )
+        return 2
+    except Exception as exc:
+        # Usage errors of typer's click (typer >= 0.2x vendors it; older versions use click).
+        show = getattr(exc, "show", None)
+        if callable(show) and type(exc).__module__.split(".")[0] in {"click", "typer"}:
+            show()
             return 2
         raise
     return int(code or 0) if isinstance(code, int) else 0

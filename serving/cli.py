@@ -69,7 +69,13 @@ def serve(
 ) -> None:
     """Serve models over HTTP: POST /v1/models/NAME/predict, GET /v1/models, /healthz, /metrics,
     /docs."""
-    import uvicorn
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ModuleNotFoundError as exc:
+        raise InvalidInputError(
+            f"serving needs {exc.name!r}: pip install 'costmodel[serve]'"
+        ) from None
 
     from costmodel.serving.app import create_app
     from costmodel.serving.dependencies import ServerSettings, load_token

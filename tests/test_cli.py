@@ -134,3 +134,21 @@ def test_devices_lists_the_table(capsys):
 def test_subcommand_error_exit_code(capsys):
     assert main(["datasets", "show", "no-such-dataset"]) == 2
     assert "no-such-dataset" in capsys.readouterr().err
+
+
+def test_usage_error_is_one_line(capsys):
+    assert main(["predict"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_missing_optional_dependency_is_one_line(capsys):
+    import costmodel.cli as cli
+
+    def needs_something() -> None:
+        """A command whose optional dependency is not installed."""
+        raise ModuleNotFoundError("No module named 'unobtainium'", name="unobtainium")
+
+    cli._mount_subcommands()
+    cli.app.command("needs-extra", hidden=True)(needs_something)
+    assert main(["needs-extra"]) == 2
+    assert "unobtainium" in capsys.readouterr().err

@@ -152,7 +152,8 @@ def run_command(
     ] = None,
     summary: Annotated[Path | None, typer.Option(help="Write the summary JSON here.")] = None,
 ) -> None:
-    """Run an experiment file: search (if [search]), evaluate, fit, save, track, report."""
+    """Run an experiment file: search (when it has a search section), evaluate, fit, save, track,
+    report."""
     from costmodel.training.experiment import load_experiment
 
     result = run_experiment(
