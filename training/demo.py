@@ -83,18 +83,18 @@ def run_demo(
     sample = frame.sample(5, random_state=seed)
     prediction = loaded.predict(sample, coverage=0.9)
     table = Table(title=f"reloaded model ({model_dir}): measured vs predicted [90% interval]")
-    for column in ("clock MHz", "tile", "runtime_ms", "predicted", "power_w", "predicted"):
+    for column in ("MHz", "tile", "ms", "predicted ms", "W", "predicted W"):
         table.add_column(column, justify="right", no_wrap=True)
     for (_, row), (_, pred) in zip(sample.iterrows(), prediction.iterrows(), strict=True):
         table.add_row(
             str(row["nvml_gr_clock"]),
             f"{row['M_PER_BLOCK']}x{row['N_PER_BLOCK']}",
-            f"{row['runtime_ms']:.2f}",
-            f"{pred['runtime_ms_mean']:.2f} [{pred['runtime_ms_lower']:.2f}, "
-            f"{pred['runtime_ms_upper']:.2f}]",
-            f"{row['power_w']:.1f}",
-            f"{pred['power_w_mean']:.1f} [{pred['power_w_lower']:.1f}, "
-            f"{pred['power_w_upper']:.1f}]",
+            f"{row['runtime_ms']:.1f}",
+            f"{pred['runtime_ms_mean']:.1f} [{pred['runtime_ms_lower']:.1f}, "
+            f"{pred['runtime_ms_upper']:.1f}]",
+            f"{row['power_w']:.0f}",
+            f"{pred['power_w_mean']:.0f} [{pred['power_w_lower']:.0f}, "
+            f"{pred['power_w_upper']:.0f}]",
         )
     console.print(table)
     out = sample.join(prediction)
