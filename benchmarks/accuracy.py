@@ -59,7 +59,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     results = []
     rows = []
     for name, targets, splits, featurizer, fparams in DEFAULT_CASES:

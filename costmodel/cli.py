@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from costmodel.exceptions import CostModelError
@@ -29,38 +30,44 @@ err_console = Console(stderr=True)
 _METRIC_COLUMNS = [
     ("r2", "R²", "{:.3f}"),
     ("mape", "MAPE%", "{:.2f}"),
-    ("spearman", "Spearman", "{:.3f}"),
+    ("spearman", "ρ", "{:.3f}"),
     ("top1_regret", "regret", "{:.3f}"),
     ("coverage", "cover", "{:.3f}"),
     ("mean_relative_width", "width", "{:.2f}"),
-    ("n", "n", "{:.0f}"),
 ]
 
 
 def _fmt(value: Any, pattern: str) -> str:
     try:
-        return pattern.format(float(value))
+        number = float(value)
     except (TypeError, ValueError):
         return "-"
+    return "-" if number != number else pattern.format(number)
 
 
 def metrics_table(title: str, rows: list[tuple[str, dict[str, Any], float]]) -> Table:
     """A rich table of held-out metrics, one row per ``(label, metrics, repeat noise)``.
 
-    A label ``"target / split"`` fills two columns. ``regret`` is the top-1 regret, ``cover``
-    the interval coverage, ``width`` the mean interval width relative to the prediction,
-    ``noise%`` the median repeat spread of the measurements (the floor no model beats).
+    A label ``"target / split"`` puts the target in the first column under a heading row per
+    split. ``ρ`` is Spearman's rank correlation, ``regret`` the top-1 regret, ``cover`` the
+    interval coverage, ``width`` the mean interval width relative to the prediction, ``noise%``
+    the median repeat spread of the measurements (the floor no model beats). Fits 80 columns.
     """
     table = Table(title=title)
-    table.add_column("target", no_wrap=True)
-    table.add_column("split", no_wrap=True)
+    table.add_column("target", no_wrap=True, overflow="ellipsis", max_width=24)
     for _, header, _ in _METRIC_COLUMNS:
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("noise%", justify="right", no_wrap=True)
+    current_split = None
     for label, metrics, noise in rows:
         target, _, split = label.partition(" / ")
+        if split and split != current_split:
+            table.add_row(f"[bold]{escape(split)}[/bold]", end_section=False)
+            current_split = split
         cells = [_fmt(metrics.get(key), pattern) for key, _, pattern in _METRIC_COLUMNS]
-        table.add_row(target, split or "-", *cells, _fmt(noise * 100, "{:.2f}"))
+        table.add_row(
+            f"  {escape(target)}" if split else escape(target), *cells, _fmt(noise * 100, "{:.2f}")
+        )
     return table
 
 
