@@ -180,6 +180,10 @@ class CostModel:
         if targets is None:
             return list(self.regressors_)
         wanted = [targets] if isinstance(targets, str) else list(targets)
+        if not wanted:
+            raise UnknownTargetError(
+                f"this model predicts {list(self.regressors_)}; none was asked for"
+            )
         unknown = [t for t in wanted if t not in self.regressors_]
         if unknown:
             raise UnknownTargetError(
@@ -221,11 +225,24 @@ class CostModel:
             UnknownTargetError: A target the model was not trained for.
             InvalidInputError: Missing fields or bad values (named), bad coverage.
         """
+        frame = _as_frame(X)
+        columns = self.predict_columns(frame, targets=targets, coverage=coverage, strict=strict)
+        return pd.DataFrame(columns, index=frame.index)
+
+    def predict_columns(
+        self,
+        X: Any,
+        *,
+        targets: str | Sequence[str] | None = None,
+        coverage: float = 0.9,
+        strict: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """:meth:`predict` as a dict of arrays, ``"<target>_mean"`` -> values (no DataFrame
+        built: the form the serving layer sends on)."""
         self._check_fitted()
         selected = self._select_targets(targets)
         coverage = check_coverage(coverage)
-        frame = _as_frame(X)
-        features = self.featurizer_.transform(frame, strict=strict or None)
+        features = self.featurizer_.transform(_as_frame(X), strict=strict or None)
         columns: dict[str, np.ndarray] = {}
         for target in selected:
             mean, lower, upper = self.regressors_[target].predict_with_interval(
@@ -234,7 +251,7 @@ class CostModel:
             columns[f"{target}_mean"] = mean
             columns[f"{target}_lower"] = np.maximum(lower, 0.0)
             columns[f"{target}_upper"] = upper
-        return pd.DataFrame(columns, index=frame.index)
+        return columns
 
     # ---- persistence ----------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

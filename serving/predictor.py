@@ -27,8 +27,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from costmodel.conformal import check_coverage
-from costmodel.exceptions import UnknownTargetError
 from costmodel.serving.sources import ModelSource, resolve_source
 
 __all__ = ["Predictor"]
@@ -188,20 +186,8 @@ class Predictor:
         coverage: float,
         strict: bool,
     ) -> dict[str, np.ndarray]:
-        loaded = self._loaded  # one snapshot: a concurrent reload cannot mix two models
-        selected = _select(loaded.targets, targets)
-        coverage = check_coverage(coverage)
-        model = loaded.model
-        features = model.featurizer_.transform(frame, strict=strict or None)
-        columns: dict[str, np.ndarray] = {}
-        for target in selected:
-            mean, lower, upper = model.regressors_[target].predict_with_interval(
-                features, coverage=coverage
-            )
-            columns[f"{target}_mean"] = mean
-            columns[f"{target}_lower"] = np.maximum(lower, 0.0)
-            columns[f"{target}_upper"] = upper
-        return columns
+        model = self._loaded.model  # one snapshot: a concurrent reload cannot mix two models
+        return model.predict_columns(frame, targets=targets, coverage=coverage, strict=strict)
 
     def __repr__(self) -> str:
         return (
@@ -213,19 +199,6 @@ def _as_frame(X: Any) -> pd.DataFrame:
     from costmodel.featurizers.base import as_frame
 
     return as_frame(X)
-
-
-def _select(available: tuple[str, ...], targets: str | Sequence[str] | None) -> tuple[str, ...]:
-    if targets is None:
-        return available
-    wanted = (targets,) if isinstance(targets, str) else tuple(targets)
-    unknown = [t for t in wanted if t not in available]
-    if unknown or not wanted:
-        asked = f"{unknown} {'is' if len(unknown) == 1 else 'are'} not among them"
-        raise UnknownTargetError(
-            f"this model predicts {list(available)}; {asked if unknown else 'none was asked for'}"
-        )
-    return wanted
 
 
 def _pin_threads(regressor: Any, threads: int) -> None:

@@ -7,6 +7,7 @@ print one line and exit with status 2; Ctrl-C saves what was measured and exits 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Callable, Sequence
@@ -212,8 +213,6 @@ def cpu_gemm_command(
         grid = _shape_grid(sizes, batches, quick, QUICK_SIZES, (1, 2))
         if threads is not None:
             grid["threads"] = int_list(threads, "threads")
-        import dataclasses
-
         config = dataclasses.replace(config, **grid)
     except CostModelError as exc:
         raise _fail(exc) from exc
@@ -263,7 +262,6 @@ def gpu_command(
     progress: ProgressOption = True,
 ) -> None:
     """Torch GEMMs on a CUDA GPU: CUDA-event runtime, NVML power and energy (skips without CUDA)."""
-    import dataclasses
 
     from costmodel.datasets.collectors.gpu_gemm import (
         GPU_DTYPES,

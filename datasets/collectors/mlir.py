@@ -662,9 +662,8 @@ def mlir_command(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """IREE llvm-cpu: compile generated linalg modules (default and pinned tiles) and time them."""
-    from rich.markup import escape
 
-    from costmodel.datasets.collectors.cli import _default, _run, command_line, err_console, slug
+    from costmodel.datasets.collectors.cli import _default, _fail, _run, command_line, slug
 
     try:
         iree_tools()
@@ -680,9 +679,7 @@ def mlir_command(
         )
         make_tasks(config)
     except CostModelError as exc:
-        # Escaped: rich would read ``costmodel[iree]`` as markup.
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
+        raise _fail(exc) from exc
     target = out or Path(f"iree-cpu-{slug(cpu_device_name())}.parquet")
     _run(
         target,

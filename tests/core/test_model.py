@@ -210,3 +210,8 @@ def test_other_measurements_are_not_inputs_of_a_raw_frame(ps3):
     model = CostModel(targets=["runtime_ms"], regressor_params=FAST_XGB).fit(ps3.frame)
     assert not {"power_w", "energy_j", "runtime_ms_std", "n_repeats"} & set(model.input_columns)
     assert "nvml_gr_clock" in model.input_columns
+
+
+def test_asking_for_no_target_is_an_error(fitted, ps3):
+    with pytest.raises(UnknownTargetError, match="none was asked for"):
+        fitted.predict(ps3.frame.head(2), targets=[])
