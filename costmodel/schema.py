@@ -34,6 +34,7 @@ __all__ = [
     "VALID",
     "TargetSpec",
     "input_columns",
+    "positions",
     "std_column",
     "target_spec",
     "valid_mask",
@@ -133,7 +134,8 @@ def input_columns(frame: pd.DataFrame, targets: Iterable[str]) -> list[str]:
     ]
 
 
-def _positions(mask: np.ndarray) -> list[int]:
+def positions(mask: np.ndarray) -> list[int]:
+    """0-based positions where ``mask`` is true (the ``rows`` of an error message)."""
     return np.flatnonzero(mask).tolist()
 
 
@@ -171,14 +173,14 @@ def validate_frame(
             raise InvalidInputError(
                 "the validity flag must be true or false",
                 field=VALID,
-                rows=_positions(bad.to_numpy()),
+                rows=positions(bad.to_numpy()),
             )
     valid = valid_mask(frame)
     if require_device:
         missing_device = frame[DEVICE].isna().to_numpy()
         if missing_device.any():
             raise InvalidInputError(
-                "device is missing", field=DEVICE, rows=_positions(missing_device)
+                "device is missing", field=DEVICE, rows=positions(missing_device)
             )
     for target in targets:
         spec = target_spec(target)
@@ -189,7 +191,7 @@ def validate_frame(
             raise InvalidInputError(
                 "target is not numeric",
                 field=target,
-                rows=_positions(not_numeric & valid) or _positions(not_numeric),
+                rows=positions(not_numeric & valid) or positions(not_numeric),
             )
         values = numeric.to_numpy(dtype=float)
         nan = valid & ~np.isfinite(values)
@@ -197,7 +199,7 @@ def validate_frame(
             raise InvalidInputError(
                 "target is NaN or infinite on rows marked valid (mark failed rows valid=False)",
                 field=target,
-                rows=_positions(nan),
+                rows=positions(nan),
             )
         negative = valid & (values < 0)
         if spec.unit in {"ns", "us", "ms", "s"}:
@@ -208,5 +210,5 @@ def validate_frame(
                 if spec.unit in {"ns", "us", "ms", "s"}
                 else "target must not be negative",
                 field=target,
-                rows=_positions(negative),
+                rows=positions(negative),
             )

@@ -14,6 +14,7 @@ import pandas as pd
 
 from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
 from costmodel.featurizers.devices import SPEC_FEATURES, find_device
+from costmodel.schema import positions
 
 __all__ = [
     "MISSING",
@@ -24,18 +25,12 @@ __all__ = [
     "is_numeric_column",
     "numeric_values",
     "one_hot",
-    "positions",
 ]
 
 #: Category name for values never seen in training.
 UNSEEN = "__unseen__"
 #: Category name for a missing value (NaN/None) in a categorical column.
 MISSING = "__missing__"
-
-
-def positions(mask: np.ndarray) -> list[int]:
-    """0-based positions where ``mask`` is true (for error messages)."""
-    return [int(i) for i in np.flatnonzero(mask)]
 
 
 def is_numeric_column(series: pd.Series) -> bool:

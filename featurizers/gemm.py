@@ -42,10 +42,9 @@ from costmodel.featurizers.encoding import (
     device_feature_names,
     device_spec_matrix,
     numeric_values,
-    positions,
 )
 from costmodel.featurizers.kernel_config import KernelConfigFeaturizer
-from costmodel.schema import DEVICE
+from costmodel.schema import DEVICE, positions
 
 __all__ = ["DTYPE_BYTES", "GemmFeaturizer", "canonical_dtype"]
 
