@@ -198,7 +198,7 @@ class CostModel:
         With ``strict``, unknown fields and categories never seen in training are errors.
         """
         self._check_fitted()
-        return self.featurizer_.transform(_as_frame(X), strict=strict or None)
+        return self.featurizer_.transform(X, strict=strict or None)
 
     def predict(
         self,
@@ -242,7 +242,7 @@ class CostModel:
         self._check_fitted()
         selected = self._select_targets(targets)
         coverage = check_coverage(coverage)
-        features = self.featurizer_.transform(_as_frame(X), strict=strict or None)
+        features = self.featurizer_.transform(X, strict=strict or None)
         columns: dict[str, np.ndarray] = {}
         for target in selected:
             mean, lower, upper = self.regressors_[target].predict_with_interval(

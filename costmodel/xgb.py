@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from costmodel.base import CostRegressor
+from costmodel.packed_trees import PackedTrees
 
 __all__ = ["XGBCostRegressor"]
 
 _QUANTILES = (0.16, 0.84)
+#: After :meth:`XGBCostRegressor.warm`, batches up to this many rows use the packed trees.
+_PACKED_MAX_ROWS = 16
 
 
 class XGBCostRegressor(CostRegressor):
@@ -118,8 +122,26 @@ class XGBCostRegressor(CostRegressor):
             self._booster_params(objective="reg:squarederror"), dtrain, self.n_estimators
         )
 
+    def warm(self) -> None:
+        """Prepare the fast path for small batches: both boosters packed into numpy arrays
+        (:mod:`costmodel.packed_trees`, identical predictions). Takes about a second for the
+        default model; the serving layer calls it once after loading."""
+        check_is_fitted(self, "model_")
+        self._packed = {
+            id(booster): (booster, PackedTrees.from_booster(booster))
+            for booster in (self.model_, self.difficulty_model_)
+            if booster is not None
+        }
+
+    def _booster_predict(self, booster: Any, X: np.ndarray) -> np.ndarray:
+        packed = getattr(self, "_packed", {}).get(id(booster))
+        if packed is not None and packed[0] is booster and packed[1] is not None:
+            if X.shape[0] <= _PACKED_MAX_ROWS:
+                return packed[1].predict(X)
+        return booster.inplace_predict(X)
+
     def _predict_point(self, model: Any, X: np.ndarray) -> np.ndarray:
-        return model.inplace_predict(X).astype(np.float64, copy=False)
+        return self._booster_predict(model, X).astype(np.float64, copy=False)
 
     def _fit_difficulty(self, X: np.ndarray, z: np.ndarray, model: Any) -> Any:
         import xgboost as xgb
@@ -131,7 +153,7 @@ class XGBCostRegressor(CostRegressor):
         return xgb.train(params, dtrain, self.difficulty_estimators)
 
     def _difficulty(self, model: Any, difficulty_model: Any, X: np.ndarray) -> np.ndarray:
-        q = difficulty_model.inplace_predict(X)
+        q = self._booster_predict(difficulty_model, X)
         return np.abs(q[:, 1] - q[:, 0]).astype(np.float64) / 2.0
 
     def _save_model(

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from costmodel.exceptions import InvalidInputError
+from costmodel.featurizers.columns import Columns
 from costmodel.schema import KNOWN_TARGETS, RESERVED_COLUMNS, std_column
 
 __all__ = ["Featurizer", "as_frame"]
@@ -40,17 +41,7 @@ def as_frame(X: Any) -> pd.DataFrame:
     Raises:
         InvalidInputError: Anything else.
     """
-    if isinstance(X, pd.DataFrame):
-        return X
-    if isinstance(X, dict):
-        return pd.DataFrame([X])
-    if isinstance(X, list) and all(isinstance(r, dict) for r in X):
-        if not X:
-            raise InvalidInputError("no records given")
-        return pd.DataFrame(X)
-    raise InvalidInputError(
-        f"expected a DataFrame, a record (dict) or a list of records, got {type(X).__name__}"
-    )
+    return Columns.of(X).to_frame()
 
 
 class Featurizer(TransformerMixin, BaseEstimator, ABC):
@@ -63,6 +54,9 @@ class Featurizer(TransformerMixin, BaseEstimator, ABC):
     """
 
     kind: ClassVar[str] = ""
+    #: ``_transform`` takes a :class:`~costmodel.featurizers.columns.Columns` view instead of a
+    #: DataFrame (no frame is built for records: the fast path for single predictions).
+    reads_columns: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, X: pd.DataFrame, y: Any = None) -> Featurizer:
@@ -80,14 +74,15 @@ class Featurizer(TransformerMixin, BaseEstimator, ABC):
             InvalidInputError: Missing fields or bad values, named with their rows.
         """
         check_is_fitted(self, "input_columns_")
-        frame = as_frame(X)
+        frame = Columns.of(X) if self.reads_columns else as_frame(X)
         return self._transform(
             frame, strict=getattr(self, "strict", False) if strict is None else strict
         )
 
     @abstractmethod
-    def _transform(self, frame: pd.DataFrame, *, strict: bool) -> np.ndarray:
-        """Featurize a frame (called by :meth:`transform` after the fitted check)."""
+    def _transform(self, frame: Any, *, strict: bool) -> np.ndarray:
+        """Featurize a DataFrame, or a :class:`Columns` view where :attr:`reads_columns` is set
+        (called by :meth:`transform` after the fitted check)."""
 
     @abstractmethod
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -114,7 +109,11 @@ class Featurizer(TransformerMixin, BaseEstimator, ABC):
         return list(self.input_columns_)
 
     def _check_columns(
-        self, frame: pd.DataFrame, *, strict: bool = False, ignore: frozenset[str] = frozenset()
+        self,
+        frame: pd.DataFrame | Columns,
+        *,
+        strict: bool = False,
+        ignore: frozenset[str] = frozenset(),
     ) -> None:
         """Raise listing missing (and, if ``strict``, unknown) columns.
 

@@ -32,15 +32,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
 from costmodel.featurizers.base import Featurizer, as_frame
-from costmodel.featurizers.devices import find_device
+from costmodel.featurizers.columns import Columns
+from costmodel.featurizers.devices import DeviceSpec
 from costmodel.featurizers.encoding import (
-    category_strings,
     device_feature_names,
     device_spec_matrix,
+    device_specs,
+    factorize,
     numeric_values,
 )
 from costmodel.featurizers.kernel_config import KernelConfigFeaturizer
@@ -83,6 +84,11 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "tile_n": ("tile_n", "cta_n", "block_n", "BLOCK_N", "N_PER_BLOCK", "NWG", "threadblock_n"),
     "tile_k": ("tile_k", "cta_k", "block_k", "BLOCK_K", "K_PER_BLOCK", "KWG", "threadblock_k"),
 }
+#: Layout spellings -> row-major (1.0) or column-major (0.0).
+_LAYOUTS = {
+    **dict.fromkeys(("row", "rowmajor", "row_major", "n", "0", "false"), 1.0),
+    **dict.fromkeys(("column", "col", "columnmajor", "column_major", "t", "1", "true"), 0.0),
+}
 _DIMS = ("m", "n", "k")
 _TILES = ("tile_m", "tile_n", "tile_k")
 
@@ -108,6 +114,7 @@ class GemmFeaturizer(Featurizer):
     """
 
     kind: ClassVar[str] = "gemm"
+    reads_columns: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -178,67 +185,69 @@ class GemmFeaturizer(Featurizer):
             self.input_columns_ += self.extra_.required_columns()
         self.n_features_in_ = len(self.input_columns_)
         # Validate the training rows now, so a bad table fails at fit with named rows.
-        self._transform(frame, strict=False)
+        self._transform(Columns.of(frame), strict=False)
         return self
 
     # ---- transforming ---------------------------------------------------------------------
-    def _field(self, frame: pd.DataFrame, field: str, default: Any) -> pd.Series:
+    def _field(self, frame: Columns, field: str, default: Any) -> tuple[np.ndarray, str]:
+        """A field's values and the column name errors should use."""
         if field in self.fields_:
-            return frame[self.fields_[field]]
+            column = self.fields_[field]
+            return frame[column], column
         value = (self.constants or {}).get(field, default)
-        return pd.Series([value] * len(frame), index=frame.index, name=field)
+        return np.full(frame.n_rows, value, dtype=object), field
 
-    def _positive(self, frame: pd.DataFrame, field: str, default: Any = None) -> np.ndarray:
-        series = self._field(frame, field, default)
-        values = numeric_values(series, nullable=False)
-        bad = ~(values > 0)
+    def _positive(self, frame: Columns, field: str, default: Any = None) -> np.ndarray:
+        values, name = self._field(frame, field, default)
+        numbers = numeric_values(values, nullable=False, name=name)
+        bad = ~(numbers > 0)
         if bad.any():
             raise InvalidInputError(
-                f"{field} must be a positive number, got {values[bad][0]:g}",
-                field=str(series.name),
+                f"{field} must be a positive number, got {numbers[bad][0]:g}",
+                field=name,
                 rows=positions(bad),
             )
-        return values
+        return numbers
 
-    def _dtype(self, frame: pd.DataFrame) -> np.ndarray:
-        series = self._field(frame, "dtype", "float32")
-        names = category_strings(series)
-        uniques = pd.unique(names)
-        mapping = {u: canonical_dtype(u) for u in uniques}
-        unknown = [u for u, c in mapping.items() if c is None]
+    def _dtype_codes(self, frame: Columns) -> np.ndarray:
+        """Each row's dtype as an index into ``dtypes_``."""
+        values, name = self._field(frame, "dtype", "float32")
+        codes, uniques = factorize(values)
+        canonical = [canonical_dtype(u) for u in uniques]
+        unknown = [u for u, c in zip(uniques, canonical, strict=True) if c is None]
         if unknown:
-            bad = np.isin(names, unknown)
+            bad = np.isin(codes, [i for i, c in enumerate(canonical) if c is None])
             raise InvalidInputError(
                 f"unknown dtype(s) {unknown}; known: {sorted(DTYPE_BYTES)} and aliases",
-                field=str(series.name),
+                field=name,
                 rows=positions(bad),
             )
-        return np.array([mapping[n] for n in names], dtype=object)
+        return np.array([self.dtypes_.index(c) for c in canonical], dtype=np.intp)[codes]
 
-    def _row_major(self, frame: pd.DataFrame, field: str) -> np.ndarray:
+    def _row_major(self, frame: Columns, field: str) -> np.ndarray:
         if field not in self.fields_ and field not in (self.constants or {}):
-            return np.full(len(frame), np.nan)
-        series = self._field(frame, field, None)
-        if field in self.fields_ and self.fields_[field].startswith(("transpose", "trans")):
-            return 1.0 - numeric_values(series)
-        text = pd.Series(category_strings(series)).str.lower()
-        row = text.isin(["row", "rowmajor", "row_major", "n", "0", "false"]).to_numpy()
-        column = text.isin(["column", "col", "columnmajor", "column_major", "t", "1", "true"])
-        bad = ~(row | column.to_numpy())
+            return np.full(frame.n_rows, np.nan)
+        values, name = self._field(frame, field, None)
+        if field in self.fields_ and name.startswith(("transpose", "trans")):
+            return 1.0 - numeric_values(values, name=name)
+        codes, uniques = factorize(values)
+        kinds = [_LAYOUTS.get(u.lower()) for u in uniques]
+        bad = np.isin(codes, [i for i, kind in enumerate(kinds) if kind is None])
         if bad.any():
+            shown = uniques[codes[bad][0]].lower()
             raise InvalidInputError(
-                f"layout must be row/column (or n/t), got {text[bad].iloc[0]!r}",
-                field=str(series.name),
+                f"layout must be row/column (or n/t), got {shown!r}",
+                field=name,
                 rows=positions(bad),
             )
-        return row.astype(np.float64)
+        return np.array(kinds, dtype=np.float64)[codes]
 
-    def _transform(self, frame: pd.DataFrame, *, strict: bool) -> np.ndarray:
+    def _transform(self, frame: Columns, *, strict: bool) -> np.ndarray:
         self._check_columns(frame, strict=strict)
         m, n, k = (self._positive(frame, d) for d in _DIMS)
         batch = self._positive(frame, "batch", 1)
-        dtype = self._dtype(frame)
-        size = np.array([DTYPE_BYTES[d] for d in dtype], dtype=np.float64)
+        dtype = self._dtype_codes(frame)
+        size = np.array([DTYPE_BYTES[d] for d in self.dtypes_], dtype=np.float64)[dtype]
         flops = 2.0 * m * n * k * batch
         min_bytes = size * batch * (m * k + k * n + m * n)
         cols: list[np.ndarray] = [
@@ -247,12 +256,12 @@ class GemmFeaturizer(Featurizer):
             np.log2(m / n), np.log2(k / np.sqrt(m * n)),
             self._row_major(frame, "a_layout"), self._row_major(frame, "b_layout"),
         ]  # fmt: skip
-        cols.extend((dtype == name).astype(np.float64) for name in self.dtypes_)
+        cols.extend(dtype == i for i in range(len(self.dtypes_)))
         tiles_mn = None
         if self.tiles_:
             tm, tn = self._positive(frame, "tile_m"), self._positive(frame, "tile_n")
             has_k = "tile_k" in self.fields_ or "tile_k" in (self.constants or {})
-            tk = self._positive(frame, "tile_k") if has_k else np.full(len(frame), np.nan)
+            tk = self._positive(frame, "tile_k") if has_k else np.full(frame.n_rows, np.nan)
             count_m, count_n = np.ceil(m / tm), np.ceil(n / tn)
             tiles_mn = count_m * count_n * batch
             tiled_bytes = size * batch * (m * k * count_n + k * n * count_m + m * n)
@@ -263,34 +272,31 @@ class GemmFeaturizer(Featurizer):
             ]  # fmt: skip
         blocks = [np.column_stack(cols)]
         if self.device_column_ is not None:
-            specs = device_spec_matrix(frame[self.device_column_])
-            blocks.append(specs)
-            blocks.append(self._roofline(frame, flops, min_bytes, dtype, tiles_mn))
+            devices = device_specs(frame[self.device_column_])
+            blocks.append(device_spec_matrix(devices))
+            blocks.append(self._roofline(devices, flops, min_bytes, dtype, tiles_mn))
         if self.extra_ is not None:
-            blocks.append(self.extra_.transform(frame, strict=strict))
+            blocks.append(self.extra_._encode(frame, strict=strict))
         return np.hstack(blocks).astype(np.float32)
 
     def _roofline(
         self,
-        frame: pd.DataFrame,
+        devices: tuple[np.ndarray, list[DeviceSpec | None]],
         flops: np.ndarray,
         min_bytes: np.ndarray,
         dtype: np.ndarray,
         tiles: np.ndarray | None,
     ) -> np.ndarray:
-        names = frame[self.device_column_].astype(str).to_numpy()
-        peak = np.full(len(frame), np.nan)
-        bandwidth = np.full(len(frame), np.nan)
-        units = np.full(len(frame), np.nan)
-        for name in pd.unique(names):
-            spec = find_device(name)
+        codes, specs = devices
+        peak_table = np.full((len(specs), len(self.dtypes_)), np.nan)
+        device_table = np.full((len(specs), 2), np.nan)  # bandwidth in B/s, compute units
+        for i, spec in enumerate(specs):
             if spec is None:
                 continue
-            rows = names == name
-            for dt in pd.unique(dtype[rows]):
-                peak[rows & (dtype == dt)] = spec.peak_tflops(dt) * 1e12
-            bandwidth[rows] = spec.memory_gbps * 1e9 if spec.memory_gbps else np.nan
-            units[rows] = spec.compute_units
+            peak_table[i] = [spec.peak_tflops(d) * 1e12 for d in self.dtypes_]
+            device_table[i] = [spec.memory_gbps * 1e9 or np.nan, spec.compute_units]
+        peak = peak_table[codes, dtype]
+        bandwidth, units = device_table[codes, 0], device_table[codes, 1]
         compute_ms = flops / peak * 1e3
         memory_ms = min_bytes / bandwidth * 1e3
         bound_ms = np.fmax(compute_ms, memory_ms)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
 from costmodel.featurizers.base import Featurizer, as_frame
+from costmodel.featurizers.columns import Columns
 from costmodel.featurizers.encoding import (
     UNSEEN,
     category_strings,
@@ -70,6 +71,7 @@ class KernelConfigFeaturizer(Featurizer):
     """
 
     kind: ClassVar[str] = "kernel_config"
+    reads_columns: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -134,13 +136,18 @@ class KernelConfigFeaturizer(Featurizer):
         return self
 
     # ---- transforming ---------------------------------------------------------------------
-    def _transform(self, frame: pd.DataFrame, *, strict: bool) -> np.ndarray:
+    def _transform(self, frame: Columns, *, strict: bool) -> np.ndarray:
         self._check_columns(frame, strict=strict)
+        return self._encode(frame, strict=strict)
+
+    def _encode(self, frame: Columns, *, strict: bool) -> np.ndarray:
+        """Features of the input columns (the columns are checked by the caller)."""
         blocks: list[np.ndarray] = []
         numbers: dict[str, np.ndarray] = {}
         for column in self.numeric_:
-            values = numeric_values(frame[column["name"]], nullable=column["nullable"])
-            numbers[column["name"].lower()] = values
+            name = column["name"]
+            values = numeric_values(frame[name], nullable=column["nullable"], name=name)
+            numbers[name.lower()] = values
             blocks.append(values[:, None])
             if column["log2"]:
                 blocks.append(_safe_log2(values)[:, None])
@@ -150,12 +157,13 @@ class KernelConfigFeaturizer(Featurizer):
                 value = value / np.prod([numbers[c] for c in denominator], axis=0)
             blocks.extend([value[:, None], _safe_log2(value)[:, None]])
         for column, categories in self.categories_.items():
-            blocks.append(one_hot(frame[column], categories, strict=strict))
+            blocks.append(one_hot(frame[column], categories, strict=strict, name=column))
         if self.device_ is not None:
-            blocks.append(one_hot(frame[DEVICE], self.device_, strict=strict))
-            blocks.append(device_spec_matrix(frame[DEVICE]))
+            devices = frame[DEVICE]
+            blocks.append(one_hot(devices, self.device_, strict=strict, name=DEVICE))
+            blocks.append(device_spec_matrix(devices))
         if not blocks:
-            return np.zeros((len(frame), 0), dtype=np.float32)
+            return np.zeros((frame.n_rows, 0), dtype=np.float32)
         return np.hstack(blocks).astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

@@ -6,9 +6,10 @@ tight loop, the HTTP service, or any plugin:
 * ``predict(X)`` takes a DataFrame, one record or a list of records and returns the same frame as
   :meth:`CostModel.predict <costmodel.model.CostModel.predict>` (``<target>_mean/_lower/_upper``);
 * ``predict_one(record)`` skips building an output frame and returns a ``dict`` of floats;
-* featurization is vectorized over the batch (no per-row Python loop), and tree ensembles are
-  pinned to ``threads`` threads (default 1: on a busy machine one thread is faster for single
-  rows and rarely slower for batches);
+* records are featurized without building a DataFrame and batches are vectorized (no per-row
+  Python loop); XGBoost models predict up to 16 rows through packed trees
+  (:mod:`costmodel.packed_trees`, prepared when the model is loaded), larger batches through
+  XGBoost on ``threads`` threads (default: all cores);
 * ``reload_if_changed()`` polls the model's source and swaps in a new model atomically; calls
   already running finish on the model they started with.
 
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from costmodel.exceptions import InvalidInputError
 from costmodel.serving.sources import ModelSource, resolve_source
 
 __all__ = ["Predictor"]
@@ -45,15 +47,16 @@ class Predictor:
     Args:
         model: A fitted :class:`~costmodel.model.CostModel`, or a URI / path / source to load.
         name: Name the model is served under (default: the directory name).
-        threads: Threads per prediction for tree ensembles (XGBoost ``nthread``, forest
-            ``n_jobs``); ``None`` leaves the loaded model's setting.
+        threads: Threads per batch prediction for tree ensembles (XGBoost ``nthread``, forest
+            ``n_jobs``); default: all cores. Batches of up to 16 rows of an XGBoost model skip
+            XGBoost's predictor (packed trees, :mod:`costmodel.packed_trees`) and use one thread.
 
     Raises:
         ModelFormatError: A path that does not hold a loadable model.
     """
 
-    def __init__(self, model: Any, *, name: str | None = None, threads: int | None = 1) -> None:
-        self.threads = threads
+    def __init__(self, model: Any, *, name: str | None = None, threads: int | None = None) -> None:
+        self.threads = threads if threads is not None else (os.cpu_count() or 1)
         self._lock = threading.Lock()
         if hasattr(model, "regressors_"):
             self.source: ModelSource | None = None
@@ -67,9 +70,10 @@ class Predictor:
 
     # ---- loading --------------------------------------------------------------------------
     def _prepare(self, model: Any, fingerprint: str) -> _Loaded:
-        if self.threads is not None:
-            for regressor in model.regressors_.values():
-                _pin_threads(regressor, self.threads)
+        for regressor in model.regressors_.values():
+            _pin_threads(regressor, self.threads)
+            if hasattr(regressor, "warm"):
+                regressor.warm()
         return _Loaded(model, fingerprint, tuple(model.target_names))
 
     @property
@@ -165,7 +169,9 @@ class Predictor:
             InvalidInputError: Missing fields or bad values, bad coverage.
             UnknownTargetError: A target the model does not predict.
         """
-        columns = self._predict_columns(_as_frame(record), targets, coverage, strict)
+        if not isinstance(record, dict):
+            raise InvalidInputError(f"expected one record (a dict), got {type(record).__name__}")
+        columns = self._predict_columns(record, targets, coverage, strict)
         return {key: float(values[0]) for key, values in columns.items()}
 
     def predict_columns(
@@ -177,17 +183,17 @@ class Predictor:
         strict: bool = False,
     ) -> dict[str, np.ndarray]:
         """Like :meth:`predict` but returns ``{column: float64 array (n_samples,)}``."""
-        return self._predict_columns(_as_frame(X), targets, coverage, strict)
+        return self._predict_columns(X, targets, coverage, strict)
 
     def _predict_columns(
         self,
-        frame: pd.DataFrame,
+        X: Any,
         targets: str | Sequence[str] | None,
         coverage: float,
         strict: bool,
     ) -> dict[str, np.ndarray]:
         model = self._loaded.model  # one snapshot: a concurrent reload cannot mix two models
-        return model.predict_columns(frame, targets=targets, coverage=coverage, strict=strict)
+        return model.predict_columns(X, targets=targets, coverage=coverage, strict=strict)
 
     def __repr__(self) -> str:
         return (

@@ -75,7 +75,7 @@ def test_errors_name_the_problem(model_dir, records):
 
 @pytest.mark.slow  # saving the forest takes seconds (skops)
 def test_reload_when_directory_replaced(model_dir, other_model, records):
-    predictor = Predictor(model_dir)
+    predictor = Predictor(model_dir, threads=1)
     before = predictor.version
     old = predictor.predict(records)
     assert predictor.reload_if_changed() is False
