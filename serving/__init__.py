@@ -2,7 +2,9 @@
 
 * :class:`Predictor`: the in-process fast path (warm model, vectorized batches, reloads);
 * :func:`create_app`: the FastAPI service behind ``costmodel serve``;
-* :class:`Client`: the HTTP client with the in-process ``predict`` signature.
+* :class:`Client`: the HTTP client with the in-process ``predict`` signature;
+* :mod:`costmodel.serving.tuners`: autotuner plugins (ask/tell :class:`CostModelTuner`, Optuna
+  :class:`CostModelSampler`, Kernel Tuner :class:`KernelTunerStrategy`).
 
 Names are imported lazily, so ``import costmodel.serving`` loads neither FastAPI nor httpx.
 """
@@ -19,6 +21,10 @@ _LAZY = {
     "create_app": "costmodel.serving.app:create_app",
     "ServerSettings": "costmodel.serving.dependencies:ServerSettings",
     "register_scheme": "costmodel.serving.sources:register_scheme",
+    "SearchSpace": "costmodel.serving.tuners.space:SearchSpace",
+    "CostModelTuner": "costmodel.serving.tuners.tuner:CostModelTuner",
+    "CostModelSampler": "costmodel.serving.tuners.optuna_sampler:CostModelSampler",
+    "KernelTunerStrategy": "costmodel.serving.tuners.kt_strategy:KernelTunerStrategy",
 }
 __all__ = list(_LAZY)
 

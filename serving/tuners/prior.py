@@ -1,0 +1,115 @@
+"""A pretrained cost model used as the tuner's prior: loading, checks, predictions in log space.
+
+The prior is a :class:`~costmodel.CostModel` trained elsewhere (other GPUs, other kernels with the
+same parameter names). It must predict the tuner's target and read exactly the space's parameters
+plus its fixed inputs; anything else is an error that names the columns at fault.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from costmodel.exceptions import InvalidInputError, UnknownTargetError, UnseenCategoryWarning
+
+__all__ = ["Prior", "load_prior"]
+
+#: Coverage of the interval asked from the prior; its half-width / z gives a log-space sigma.
+_PRIOR_COVERAGE = 0.8
+
+
+class Prior:
+    """A checked prior model for one target over one search space.
+
+    Args:
+        model: A fitted :class:`~costmodel.CostModel`.
+        target: Target to predict.
+        params: Tunable parameter names of the space.
+        fixed: Fixed inputs of the space.
+
+    Raises:
+        UnknownTargetError: The model does not predict ``target``.
+        InvalidInputError: The model reads columns the space does not give, or the space tunes
+            parameters the model does not read.
+    """
+
+    def __init__(self, model: Any, target: str, params: list[str], fixed: dict[str, Any]) -> None:
+        predicts = list(model.target_names)
+        if target not in predicts:
+            raise UnknownTargetError(
+                f"the prior model predicts {predicts}, not {target!r}; pass target= one of "
+                f"them or a model trained for {target!r}"
+            )
+        inputs = list(model.input_columns)
+        missing = [c for c in inputs if c not in params and c not in fixed]
+        extra = [p for p in params if p not in inputs]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(
+                    f"the model reads {missing}, which the space neither tunes nor fixes "
+                    "(add them to the space's params, or their constant values to fixed=)"
+                )
+            if extra:
+                parts.append(
+                    f"the space tunes {extra}, which the model does not read (train the model "
+                    "with them, or tune without a model)"
+                )
+            raise InvalidInputError(
+                "; ".join(parts) + f"; the model reads {inputs}",
+                field=(missing or extra)[0],
+            )
+        self.model = model
+        self.target = target
+        self.inputs = inputs
+        self.unseen: list[str] = []
+
+    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(log mean, log sigma)`` per row of ``frame`` (parameters and fixed inputs)."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnseenCategoryWarning)
+            columns = self.model.predict_columns(
+                frame[self.inputs], targets=self.target, coverage=_PRIOR_COVERAGE
+            )
+        for warning in caught:
+            if issubclass(warning.category, UnseenCategoryWarning):
+                message = str(warning.message)
+                if message not in self.unseen:
+                    self.unseen.append(message)
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+        mean = np.asarray(columns[f"{self.target}_mean"], dtype=np.float64)
+        lower = np.asarray(columns[f"{self.target}_lower"], dtype=np.float64)
+        upper = np.asarray(columns[f"{self.target}_upper"], dtype=np.float64)
+        floor = np.finfo(np.float64).tiny
+        mean = np.maximum(mean, floor)
+        log_mean = np.log(mean)
+        log_lower = np.log(np.clip(lower, mean * 1e-3, mean))
+        log_upper = np.log(np.maximum(upper, mean))
+        z = norm.ppf(0.5 + _PRIOR_COVERAGE / 2)
+        sigma = np.maximum((log_upper - log_lower) / (2 * z), 1e-3)
+        return log_mean, sigma
+
+
+def load_prior(model: Any, target: str, params: list[str], fixed: dict[str, Any]) -> Prior | None:
+    """Resolve ``model`` (``None``, a CostModel, a directory or ``models:/`` URI) to a Prior."""
+    if model is None:
+        return None
+    if isinstance(model, (str, os.PathLike)):
+        import costmodel
+
+        model = costmodel.load(model)
+    if not (hasattr(model, "target_names") and hasattr(model, "predict_columns")):
+        raise InvalidInputError(
+            f"model must be a fitted costmodel.CostModel, a model directory or a models:/ URI, "
+            f"got {type(model).__name__}",
+            field="model",
+        )
+    return Prior(model, target, params, fixed)
