@@ -1,4 +1,4 @@
-"""The ``costmodel`` command line: train, evaluate, predict, info, demo, datasets, collect.
+"""The ``costmodel`` command line: train, evaluate, predict, predict-logs, info, demo, serve, ...
 
 Errors print one clear line and exit with status 2; nothing prints a traceback for bad input.
 """
@@ -294,6 +294,7 @@ def _mount_subcommands() -> None:
     from costmodel.datasets.cli import app as datasets_app
     from costmodel.datasets.collectors.cli import collect_app
     from costmodel.serving.cli import serve
+    from costmodel.serving.offline_cli import register as register_predict_logs
     from costmodel.training.cli import (
         register_command,
         report_command,
@@ -309,6 +310,7 @@ def _mount_subcommands() -> None:
     app.command("search")(search_command)
     app.command("register")(register_command)
     app.command("report")(report_command)
+    register_predict_logs(app)
 
     app.add_typer(datasets_app, name="datasets", help="Bundled real datasets and file loaders.")
     app.add_typer(collect_app, name="collect", help="Measure on this machine.")
