@@ -236,10 +236,13 @@ def predict_logs(
         UnknownTargetError: A target the model does not predict.
     """
     from costmodel.model import load
+    from costmodel.serving.predictor import pin_threads
 
     started = time.perf_counter()
     if isinstance(model, str | os.PathLike):
         model = load(model)
+    if scheduler is None:
+        pin_threads(model, os.cpu_count() or 1)  # big chunks: every core
     selected = list(targets) if targets else model.target_names
     unknown = [t for t in selected if t not in model.target_names]
     if unknown:

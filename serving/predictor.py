@@ -31,7 +31,7 @@ import pandas as pd
 from costmodel.exceptions import InvalidInputError
 from costmodel.serving.sources import ModelSource, resolve_source
 
-__all__ = ["Predictor"]
+__all__ = ["Predictor", "pin_threads"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ class Predictor:
 
     # ---- loading --------------------------------------------------------------------------
     def _prepare(self, model: Any, fingerprint: str) -> _Loaded:
+        pin_threads(model, self.threads)
         for regressor in model.regressors_.values():
-            _pin_threads(regressor, self.threads)
             if hasattr(regressor, "warm"):
                 regressor.warm()
         return _Loaded(model, fingerprint, tuple(model.target_names))
@@ -207,8 +207,15 @@ def _as_frame(X: Any) -> pd.DataFrame:
     return as_frame(X)
 
 
+def pin_threads(model: Any, threads: int) -> None:
+    """Set the prediction threads of every tree ensemble inside a fitted CostModel (XGBoost
+    ``nthread``, scikit-learn ``n_jobs``); a model keeps the setting it was trained with otherwise.
+    """
+    for regressor in model.regressors_.values():
+        _pin_threads(regressor, threads)
+
+
 def _pin_threads(regressor: Any, threads: int) -> None:
-    """Set prediction threads of the fitted models inside a CostRegressor, where it has any."""
     for attribute in ("model_", "difficulty_model_"):
         inner = getattr(regressor, attribute, None)
         if inner is None:
