@@ -18,6 +18,8 @@ from costmodel.exceptions import ModelFormatError
 __all__ = ["RandomForestCostRegressor"]
 
 _TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
+#: Up to this many rows, the trees are walked one by one in this thread.
+_SERIAL_MAX_ROWS = 16
 
 
 class RandomForestCostRegressor(CostRegressor):
@@ -89,14 +91,15 @@ class RandomForestCostRegressor(CostRegressor):
         ).fit(X, z)
 
     def _predict_point(self, model: Any, X: np.ndarray) -> np.ndarray:
+        if X.shape[0] <= _SERIAL_MAX_ROWS:  # joblib's dispatch costs more than a few rows
+            return _per_tree(model, X).mean(axis=0)
         return model.predict(X)
 
     def _fit_difficulty(self, X: np.ndarray, z: np.ndarray, model: Any) -> Any:
         return None
 
     def _difficulty(self, model: Any, difficulty_model: Any, X: np.ndarray) -> np.ndarray:
-        per_tree = np.stack([tree.predict(X) for tree in model.estimators_])
-        return per_tree.std(axis=0)
+        return _per_tree(model, X).std(axis=0)
 
     def _save_model(
         self, model: Any, difficulty_model: Any, directory: Path, stem: str
@@ -116,3 +119,9 @@ class RandomForestCostRegressor(CostRegressor):
         if unexpected:
             raise ModelFormatError(f"{path}: refusing to load unexpected types {unexpected}")
         return skops.io.load(path, trusted=_TRUSTED_TYPES), None
+
+
+def _per_tree(model: Any, X: np.ndarray) -> np.ndarray:
+    """Each tree's predictions, shape ``(n_trees, n_rows)``, without joblib."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    return np.stack([tree.predict(X, check_input=False) for tree in model.estimators_])
