@@ -46,6 +46,7 @@ __all__ = [
     "LOOPS",
     "PIPELINES",
     "REDUCTIONS",
+    "TILE_GRID",
     "OpSpec",
     "TileConfig",
     "accumulator_type",
@@ -410,8 +411,9 @@ _CONV_HW = (10, 14, 18, 28, 34, 58)
 _CONV_C = (4, 8, 16, 32, 64)
 _CONV_F = (8, 16, 32, 64)
 _EW_SIZES = (16, 32, 64, 100, 128, 256, 384, 512, 1000, 1024)
-#: Tile candidates per loop: (distribution, vector). Reduction loops are not distributed.
-_TILES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+#: Tile candidates per loop: (distribution, vector). Reduction loops are not distributed. Public:
+#: the real-tuning benchmark searches the same grid.
+TILE_GRID: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "m": ((8, 16, 32, 64, 128), (1, 2, 4, 8, 16, 32)),
     "n": ((16, 32, 64, 128, 256), (4, 8, 16, 32, 64, 128)),
     "k": ((0,), (1, 2, 4, 8, 16, 32, 64)),
@@ -463,7 +465,7 @@ def _draw_spec(kind: str, dtype: str, rng: np.random.Generator, max_flop: float)
 
 
 def _draw_tiles(kind: str, rng: np.random.Generator) -> TileConfig:
-    grid = _EW_TILES if kind == "elementwise" else _TILES
+    grid = _EW_TILES if kind == "elementwise" else TILE_GRID
     loops = LOOPS[kind]
     reductions = REDUCTIONS[kind]
     drawn = {x: (_choice(rng, grid[x][0]), _choice(rng, grid[x][1])) for x in loops}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,10 @@ class Prior:
         target: Target to predict.
         params: Tunable parameter names of the space.
         fixed: Fixed inputs of the space.
+        model_inputs: Optional ``frame -> frame`` turning configurations (parameters and fixed
+            inputs) into the model's input rows, for a model that reads something derived from
+            them (the MLIR text a tile configuration renders to, a GEMM shape's aliases). The
+            column check then runs on its output.
 
     Raises:
         UnknownTargetError: The model does not predict ``target``.
@@ -38,7 +43,14 @@ class Prior:
             parameters the model does not read.
     """
 
-    def __init__(self, model: Any, target: str, params: list[str], fixed: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        model: Any,
+        target: str,
+        params: list[str],
+        fixed: dict[str, Any],
+        model_inputs: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    ) -> None:
         predicts = list(model.target_names)
         if target not in predicts:
             raise UnknownTargetError(
@@ -46,8 +58,13 @@ class Prior:
                 f"them or a model trained for {target!r}"
             )
         inputs = list(model.input_columns)
-        missing = [c for c in inputs if c not in params and c not in fixed]
-        extra = [p for p in params if p not in inputs]
+        self.model_inputs = model_inputs
+        if model_inputs is not None:
+            _check_model_inputs(model_inputs, inputs, params, fixed)
+            missing, extra = [], []
+        else:
+            missing = [c for c in inputs if c not in params and c not in fixed]
+            extra = [p for p in params if p not in inputs]
         if missing or extra:
             parts = []
             if missing:
@@ -73,8 +90,9 @@ class Prior:
         """``(log mean, log sigma)`` per row of ``frame`` (parameters and fixed inputs)."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnseenCategoryWarning)
+            rows = self.model_inputs(frame) if self.model_inputs is not None else frame
             columns = self.model.predict_columns(
-                frame[self.inputs], targets=self.target, coverage=_PRIOR_COVERAGE
+                rows[self.inputs], targets=self.target, coverage=_PRIOR_COVERAGE
             )
         for warning in caught:
             if issubclass(warning.category, UnseenCategoryWarning):
@@ -98,7 +116,13 @@ class Prior:
         return log_mean, sigma
 
 
-def load_prior(model: Any, target: str, params: list[str], fixed: dict[str, Any]) -> Prior | None:
+def load_prior(
+    model: Any,
+    target: str,
+    params: list[str],
+    fixed: dict[str, Any],
+    model_inputs: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> Prior | None:
     """Resolve ``model`` (``None``, a CostModel, a directory or ``models:/`` URI) to a Prior."""
     if model is None:
         return None
@@ -112,4 +136,39 @@ def load_prior(model: Any, target: str, params: list[str], fixed: dict[str, Any]
             f"got {type(model).__name__}",
             field="model",
         )
-    return Prior(model, target, params, fixed)
+    return Prior(model, target, params, fixed, model_inputs)
+
+
+def _check_model_inputs(
+    model_inputs: Callable[[pd.DataFrame], pd.DataFrame],
+    inputs: list[str],
+    params: list[str],
+    fixed: dict[str, Any],
+) -> None:
+    """Call the hook on an empty configuration frame; its output must carry the model's inputs."""
+    if not callable(model_inputs):
+        raise InvalidInputError(
+            f"model_inputs must be a callable frame -> frame, got {type(model_inputs).__name__}",
+            field="model_inputs",
+        )
+    probe = pd.DataFrame({name: pd.Series(dtype=object) for name in [*params, *fixed]})
+    try:
+        out = model_inputs(probe)
+    except Exception as exc:
+        raise InvalidInputError(
+            f"model_inputs failed on an empty frame of {list(probe.columns)}: "
+            f"{type(exc).__name__}: {exc}",
+            field="model_inputs",
+        ) from exc
+    if not isinstance(out, pd.DataFrame):
+        raise InvalidInputError(
+            f"model_inputs must return a DataFrame, returned {type(out).__name__}",
+            field="model_inputs",
+        )
+    missing = [c for c in inputs if c not in out.columns]
+    if missing:
+        raise InvalidInputError(
+            f"model_inputs returns no column(s) {missing}, which the model reads "
+            f"(it returned {list(out.columns)})",
+            field="model_inputs",
+        )

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,9 @@ class CostModelTuner:
         refit_every: Refit the online models after this many new measurements.
         coverage: Coverage of the ``lcb`` bound and of the predicted intervals in :attr:`history`.
         seed: Random seed.
+        model_inputs: For a prior that reads inputs derived from the configuration: a callable
+            turning a frame of configurations (parameters and fixed inputs) into the model's
+            input rows (e.g. rendering the MLIR text of each tile configuration).
 
     Raises:
         InvalidInputError: Bad arguments, a space without a valid configuration, a model whose
@@ -97,6 +100,7 @@ class CostModelTuner:
         refit_every: int = 1,
         coverage: float = 0.8,
         seed: int = 0,
+        model_inputs: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     ) -> None:
         if not isinstance(space, SearchSpace):
             raise InvalidInputError(
@@ -127,7 +131,9 @@ class CostModelTuner:
         self.coverage = float(coverage)
         self.seed = int(seed)
         self._rng = np.random.default_rng(seed)
-        self.prior: Prior | None = load_prior(model, target, space.names, space.fixed)
+        self.prior: Prior | None = load_prior(
+            model, target, space.names, space.fixed, model_inputs
+        )
         self.n_candidates = int(n_candidates or _DEFAULT_CANDIDATES)
         if n_initial is None:
             n_initial = 0 if self.prior is not None else min(10, max(5, 2 * len(space.names)))
