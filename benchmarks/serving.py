@@ -9,7 +9,8 @@ featurizer):
   included) on a batch of real rows;
 * over HTTP (XGBoost model, ``python -m costmodel.serving`` on 127.0.0.1): p50/p99 latency, error
   count and achieved rate at rising request rates from a real load generator (locust headless,
-  one single-record request per user per second), and the server RSS before and after.
+  one single-record request per user per second; then an open-loop asyncio client, which loads
+  the 2 cores far less than locust's gevent users), and the server RSS before and after.
 
 Repeat noise: the single-record p50 is measured ``--repeats`` times; the spread is reported.
 Short by default; ``--long`` runs each HTTP rate for 60 s. Example:
@@ -20,6 +21,7 @@ Short by default; ``--long`` runs each HTTP rate for 60 s. Example:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -195,6 +197,12 @@ def http(model: CostModel, frame: Any, args: argparse.Namespace) -> dict[str, An
             row["target_rps"] = rate
             row["rss_mib"] = _rss_mib(server.pid)
             steps.append(row)
+        open_loop = []
+        bodies = [json.dumps({"records": [r]}) for r in records.to_dict("records")]
+        for rate in args.rates:
+            row = asyncio.run(_open_loop(url + "/v1/models/gemm/predict", bodies, rate, args))
+            row["rss_mib"] = _rss_mib(server.pid)
+            open_loop.append(row)
         rss_after = _rss_mib(server.pid)
     finally:
         server.terminate()
@@ -202,10 +210,55 @@ def http(model: CostModel, frame: Any, args: argparse.Namespace) -> dict[str, An
         shutil.rmtree(work, ignore_errors=True)
     return {
         "steps": steps,
+        "open_loop_steps": open_loop,
         "duration_s": args.duration,
         "rss_before_mib": rss_before,
         "rss_after_mib": rss_after,
         "generator": "locust headless (FastHttpUser, 1 request/s per user)",
+    }
+
+
+async def _open_loop(
+    url: str, bodies: list[str], rate: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Open-loop load: requests start on a fixed schedule (``rate`` per second) whatever the
+    answers' latency, from one asyncio client (far lighter than locust's one user per request/s,
+    which on 2 cores competes with the server for the CPU)."""
+    import httpx
+
+    latencies: list[float] = []
+    failures = 0
+    headers = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64)) as client:
+
+        async def one(i: int) -> None:
+            nonlocal failures
+            start = time.perf_counter()
+            try:
+                response = await client.post(url, content=bodies[i % len(bodies)], headers=headers)
+                failures += response.status_code != 200
+            except httpx.HTTPError:
+                failures += 1
+            latencies.append(time.perf_counter() - start)
+
+        begin, tasks, i = time.perf_counter(), [], 0
+        while time.perf_counter() - begin < args.duration:
+            delay = begin + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+            i += 1
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - begin
+    ms = np.asarray(latencies) * 1e3
+    return {
+        "target_rps": rate,
+        "achieved_rps": len(ms) / elapsed,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+        "failures": int(failures),
+        "requests": len(ms),
     }
 
 
@@ -279,6 +332,14 @@ def main() -> None:
         print(f"{'target rps':>10} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
               f"{'failures':>8} {'RSS MiB':>8}")  # fmt: skip
         for s in h["steps"]:
+            print(
+                f"{s['target_rps']:10d} {s['achieved_rps']:9.1f} {s['p50_ms']:7.1f} "
+                f"{s['p99_ms']:7.1f} {s['max_ms']:7.1f} {s['failures']:8d} {s['rss_mib']:8.1f}"
+            )
+        print(f"\nHTTP open loop ({h['duration_s']} s per rate, one asyncio httpx client)")
+        print(f"{'target rps':>10} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+              f"{'failures':>8} {'RSS MiB':>8}")  # fmt: skip
+        for s in h["open_loop_steps"]:
             print(
                 f"{s['target_rps']:10d} {s['achieved_rps']:9.1f} {s['p50_ms']:7.1f} "
                 f"{s['p99_ms']:7.1f} {s['max_ms']:7.1f} {s['failures']:8d} {s['rss_mib']:8.1f}"
