@@ -131,9 +131,7 @@ class CostModelTuner:
         self.coverage = float(coverage)
         self.seed = int(seed)
         self._rng = np.random.default_rng(seed)
-        self.prior: Prior | None = load_prior(
-            model, target, space.names, space.fixed, model_inputs
-        )
+        self.prior: Prior | None = load_prior(model, target, space.names, space.fixed, model_inputs)
         self.n_candidates = int(n_candidates or _DEFAULT_CANDIDATES)
         if n_initial is None:
             n_initial = 0 if self.prior is not None else min(10, max(5, 2 * len(space.names)))
