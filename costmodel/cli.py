@@ -27,6 +27,13 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
+
+def fail(exc: CostModelError) -> typer.Exit:
+    """Print ``exc`` as one line on stderr; return the exit (status 2) for a command to raise."""
+    err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
 _METRIC_COLUMNS = [
     ("r2", "R²", "{:.3f}"),
     ("mape", "MAPE%", "{:.2f}"),

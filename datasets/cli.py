@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from costmodel.cli import fail as _fail
 from costmodel.exceptions import CostModelError, InvalidInputError
 
 __all__ = ["app", "parse_option"]
@@ -28,12 +29,6 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
-
-
-def _fail(exc: CostModelError) -> typer.Exit:
-    """Print ``exc`` as one line on stderr; return the exit (status 2) to raise."""
-    err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def _say(text: str) -> None:

@@ -16,8 +16,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from costmodel.cli import fail as _fail
 from costmodel.exceptions import CostModelError, InvalidInputError
 
 __all__ = ["collect_app", "command_line", "int_list"]
@@ -30,11 +30,6 @@ collect_app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
-
-
-def _fail(exc: CostModelError) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def int_list(text: str, name: str) -> tuple[int, ...]:
