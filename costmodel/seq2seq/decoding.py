@@ -3,7 +3,10 @@
 At each position only the token kind the number format expects there (sign, exponent, digit) can
 be drawn (:meth:`~costmodel.seq2seq.number_tokens.NumberTokenizer.allowed_mask`), so samples never
 need to be rejected or repaired. Sampling runs ``n_samples`` sequences per input in one batch,
-re-using the input's encoding; a seeded ``torch.Generator`` makes it deterministic.
+re-using the input's encoding; a seeded ``torch.Generator`` makes it deterministic. Decoding is
+incremental (:meth:`~costmodel.seq2seq.model.Seq2SeqTransformer.decode_step`): the memory's
+cross-attention keys and values are projected once per input and shared by its samples, and each
+step attends over cached self-attention keys and values instead of re-decoding the prefix.
 """
 
 from __future__ import annotations
@@ -50,17 +53,23 @@ def sample_ids(
     config = model.config
     mask = torch.as_tensor(config.numbers().allowed_mask(config.n_targets), device=src.device)
     memory, padding = model.encode(src)
-    memory = memory.repeat_interleave(n_samples, dim=0)
-    padding = padding.repeat_interleave(n_samples, dim=0)
-    batch = memory.shape[0]
-    tokens = torch.full((batch, 1), model.start_id, dtype=torch.long, device=src.device)
+    memory_cache = model.cache_memory(memory, padding)
+    # greedy samples are all equal: decode one per input and repeat it
+    rows = 1 if temperature == 0 else n_samples
+    batch = src.shape[0] * rows
+    self_cache = model.new_self_cache(batch)
+    token = torch.full((batch,), model.start_id, dtype=torch.long, device=src.device)
+    ids = torch.empty((batch, config.target_length), dtype=torch.long, device=src.device)
     for position in range(config.target_length):
-        logits = model.decode(tokens, memory, padding)[:, -1]
+        logits = model.decode_step(token, position, memory_cache, self_cache)
         logits = constrained_logits(logits, mask[position])
         if temperature == 0:
-            chosen = logits.argmax(dim=-1, keepdim=True)
+            token = logits.argmax(dim=-1)
         else:
             probs = torch.softmax(logits / temperature, dim=-1)
-            chosen = torch.multinomial(probs, 1, generator=generator)
-        tokens = torch.cat([tokens, chosen], dim=1)
-    return tokens[:, 1:].reshape(src.shape[0], n_samples, -1).cpu().numpy()
+            token = torch.multinomial(probs, 1, generator=generator)[:, 0]
+        ids[:, position] = token
+    ids = ids.reshape(src.shape[0], rows, -1)
+    if rows != n_samples:
+        ids = ids.expand(-1, n_samples, -1).contiguous()
+    return ids.cpu().numpy()

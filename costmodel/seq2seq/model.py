@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+from torch.nn import functional
 
 from costmodel.seq2seq.config import Seq2SeqConfig
 
-__all__ = ["Seq2SeqTransformer"]
+__all__ = ["MemoryCache", "SelfAttentionCache", "Seq2SeqTransformer"]
+
+
+@dataclass
+class MemoryCache:
+    """Cross-attention keys and values of an encoded input, computed once per input.
+
+    Attributes:
+        keys: Per decoder layer, projected memory keys ``(B, H, S, d_head)``.
+        values: Per decoder layer, projected memory values ``(B, H, S, d_head)``.
+        attend: Boolean ``(B, 1, 1, S)``, true at memory positions that are not padding.
+    """
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    attend: torch.Tensor
+
+
+@dataclass
+class SelfAttentionCache:
+    """Self-attention keys and values of the decoded prefix, filled one position per step.
+
+    Attributes:
+        keys: Per decoder layer, a ``(N, H, T, d_head)`` buffer; position ``t`` is written by
+            the step that decodes it.
+        values: Per decoder layer, the matching ``(N, H, T, d_head)`` value buffer.
+    """
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
 
 
 class Seq2SeqTransformer(nn.Module):
@@ -91,6 +123,113 @@ class Seq2SeqTransformer(nn.Module):
             tgt_is_causal=True,
         )
         return self.head(out)
+
+    # ---- incremental decoding -------------------------------------------------------------
+    # These re-implement one step of the pre-norm ``nn.TransformerDecoderLayer`` (norm1,
+    # self-attention, norm2, cross-attention, norm3, feed-forward, each added to the residual)
+    # with the layers' own weights, so no parameter or state_dict key is added. Dropout is not
+    # applied: they are meant for a model in eval mode.
+
+    def cache_memory(self, memory: torch.Tensor, padding: torch.Tensor) -> MemoryCache:
+        """Project the encoder memory to cross-attention keys and values, once per input.
+
+        Args:
+            memory: Encoder output ``(B, S, d)`` (from :meth:`encode`).
+            padding: Boolean ``(B, S)``, true at padding positions.
+
+        Returns:
+            The per-layer keys and values, shared by every sequence decoded for an input.
+        """
+        d = self.config.d_model
+        keys, values = [], []
+        for layer in self.decoder.layers:
+            attention = layer.multihead_attn
+            kv = functional.linear(memory, attention.in_proj_weight[d:], attention.in_proj_bias[d:])
+            key, value = self._split_heads(kv).chunk(2, dim=1)
+            keys.append(key.contiguous())
+            values.append(value.contiguous())
+        return MemoryCache(keys, values, ~padding[:, None, None, :])
+
+    def new_self_cache(self, batch: int) -> SelfAttentionCache:
+        """Empty self-attention buffers for ``batch`` sequences of ``config.target_length``."""
+        weight = self.head.weight
+        shape = (batch, self.config.n_heads, self.config.target_length, self._d_head)
+        layers = range(len(self.decoder.layers))
+        return SelfAttentionCache(
+            [weight.new_empty(shape) for _ in layers], [weight.new_empty(shape) for _ in layers]
+        )
+
+    def decode_step(
+        self,
+        token: torch.Tensor,
+        position: int,
+        memory_cache: MemoryCache,
+        self_cache: SelfAttentionCache,
+    ) -> torch.Tensor:
+        """Logits ``(N, n_number_tokens)`` of the token after ``token``, decoding incrementally.
+
+        Equals ``decode(prefix, memory, padding)[:, position]`` where ``prefix`` holds the
+        tokens given at positions ``0..position`` (the start token first), provided the earlier
+        positions were stepped through with the same ``self_cache``, which this call extends.
+
+        Args:
+            token: Decoder input ids ``(N,)`` at ``position``. ``N`` may be a multiple of the
+                memory batch ``B``: rows ``i * N // B`` to ``(i + 1) * N // B - 1`` all attend
+                to input ``i`` (the order of ``repeat_interleave``), without copying its memory.
+            position: Index of ``token`` in the decoder input, below ``config.target_length``.
+            memory_cache: From :meth:`cache_memory`.
+            self_cache: From :meth:`new_self_cache` with batch ``N``; updated in place.
+        """
+        n_rows = token.shape[0]
+        n_inputs = memory_cache.attend.shape[0]
+        if n_rows % n_inputs:
+            raise ValueError(f"{n_rows} decoded rows do not split over {n_inputs} inputs")
+        if not 0 <= position < self.config.target_length:
+            raise ValueError(f"position {position} outside [0, {self.config.target_length})")
+        group = n_rows // n_inputs
+        d, n_heads, d_head = self.config.d_model, self.config.n_heads, self._d_head
+        x = self.tgt_embed(token) + self.tgt_pos.weight[position]
+        for index, layer in enumerate(self.decoder.layers):
+            # self-attention over positions 0..position
+            attention = layer.self_attn
+            qkv = functional.linear(
+                layer.norm1(x), attention.in_proj_weight, attention.in_proj_bias
+            )
+            query, key, value = qkv.view(n_rows, 3, n_heads, 1, d_head).unbind(1)
+            self_cache.keys[index][:, :, position : position + 1] = key
+            self_cache.values[index][:, :, position : position + 1] = value
+            attended = functional.scaled_dot_product_attention(
+                query,
+                self_cache.keys[index][:, :, : position + 1],
+                self_cache.values[index][:, :, : position + 1],
+            )
+            x = x + attention.out_proj(attended.reshape(n_rows, d))
+            # cross-attention: the ``group`` rows of an input are its queries
+            attention = layer.multihead_attn
+            query = functional.linear(
+                layer.norm2(x), attention.in_proj_weight[:d], attention.in_proj_bias[:d]
+            )
+            query = query.view(n_inputs, group, n_heads, d_head).transpose(1, 2)
+            attended = functional.scaled_dot_product_attention(
+                query,
+                memory_cache.keys[index],
+                memory_cache.values[index],
+                attn_mask=memory_cache.attend,
+            )
+            x = x + attention.out_proj(attended.transpose(1, 2).reshape(n_rows, d))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+        if self.decoder.norm is not None:
+            x = self.decoder.norm(x)
+        return self.head(x)
+
+    @property
+    def _d_head(self) -> int:
+        return self.config.d_model // self.config.n_heads
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, S, k * d)`` to ``(B, k * H, S, d_head)`` (chunks of ``H`` heads)."""
+        batch, length, width = x.shape
+        return x.view(batch, length, width // self._d_head, self._d_head).transpose(1, 2)
 
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits ``(B, T, n_number_tokens)``."""
