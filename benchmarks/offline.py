@@ -33,19 +33,22 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def build_model(dataset: str, directory: Path) -> Path:
-    """Train the XGBoost GEMM model on ``dataset`` (as the demo does) and save it."""
+def build_model(dataset: str, directory: Path, preset: str) -> Path:
+    """Train the XGBoost GEMM model on ``dataset`` (as the demo does) and save it; ``preset``
+    ``compact`` uses :data:`costmodel.xgb.COMPACT_PARAMS` (half the point trees)."""
     from costmodel.datasets import load
     from costmodel.model import CostModel
+    from costmodel.xgb import COMPACT_PARAMS
 
     data = load(dataset)
+    extra = COMPACT_PARAMS if preset == "compact" else {}
     model = CostModel(
         featurizer="gemm",
         regressor="xgboost",
         targets=["runtime_ms"],
-        regressor_params={"random_state": 0},
+        regressor_params={"random_state": 0, **extra},
     ).fit(data)
-    return model.save(directory / "model")
+    return model.save(directory / f"model-{preset}")
 
 
 def build_logs(dataset: str, rows: int, directory: Path) -> Path:
@@ -109,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="1e6,1e7", help="Comma-separated log sizes.")
     parser.add_argument("--dataset", default="h100-gemm")
     parser.add_argument("--cases", default="in-process,dask-2")
+    parser.add_argument(
+        "--models",
+        default="default,compact",
+        help="XGBoost presets: default, compact (costmodel.xgb.COMPACT_PARAMS).",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk-rows", type=int, default=200_000)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/offline.json")
@@ -127,10 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="offline-bench-") as tmp:
         workdir = Path(tmp)
-        model = build_model(args.dataset, workdir)
+        presets = args.models.split(",")
+        models = {preset: build_model(args.dataset, workdir, preset) for preset in presets}
         for rows in sizes:
             logs = build_logs(args.dataset, rows, workdir)
-            for case in args.cases.split(","):
+            for preset, case in ((p, c) for p in presets for c in args.cases.split(",")):
                 command = [
                     sys.executable,
                     __file__,
@@ -139,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--logs",
                     str(logs),
                     "--model",
-                    str(model),
+                    str(models[preset]),
                     "--result",
                     str(workdir / "scored.parquet"),
                     "--workers",
@@ -153,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
                 figures = json.loads(done.stdout.strip().splitlines()[-1])
                 figures["log_rows"] = rows
+                figures["model"] = preset
                 results.append(figures)
                 print(
-                    f"{rows:>10,}  {case:<11} {figures['seconds']:>8.1f} s "
+                    f"{rows:>10,}  {preset:<8} {case:<11} {figures['seconds']:>8.1f} s "
                     f"{figures['rows_per_s']:>9,} rows/s  peak RSS {figures['peak_rss_mb']:,.0f} MB"
                     + (
                         f" (workers {figures['worker_peak_rss_mb']} MB)"
@@ -172,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "offline scoring (costmodel.serving.offline.predict_logs)",
         "command": "python benchmarks/offline.py " + " ".join(argv or sys.argv[1:]),
         "dataset": args.dataset,
-        "model": "CostModel(featurizer='gemm', regressor='xgboost', targets=['runtime_ms'])",
+        "model": "CostModel(featurizer='gemm', regressor='xgboost', targets=['runtime_ms']); "
+        "compact: regressor_params=costmodel.xgb.COMPACT_PARAMS",
         "chunk_rows": args.chunk_rows,
         "machine": {
             "platform": platform.platform(),

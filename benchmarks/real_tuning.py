@@ -388,7 +388,10 @@ def _c_prior(rc: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     ]
     frame = pd.DataFrame(rows)
     model = costmodel.CostModel(
-        featurizer="kernel_config", regressor="xgboost", regressor_params={"n_jobs": 1}
+        featurizer="kernel_config",
+        regressor="xgboost",
+        # as in results/real_tuning.json (depth-8 difficulty trees, the default then)
+        regressor_params={"n_jobs": 1, "difficulty_max_depth": 8},
     ).fit(frame)
     return model, {
         "n": args.c_prior_n,

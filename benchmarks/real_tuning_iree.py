@@ -238,7 +238,8 @@ def pretrain(
     model = costmodel.CostModel(
         featurizer="mlir",
         regressor="xgboost",
-        regressor_params={"n_jobs": n_jobs, "random_state": seed},
+        # as in results/real_tuning.json (depth-8 difficulty trees, the default then)
+        regressor_params={"n_jobs": n_jobs, "random_state": seed, "difficulty_max_depth": 8},
     )
     model.fit(train)
     return model, {

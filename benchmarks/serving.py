@@ -41,15 +41,13 @@ from costmodel.datasets import load as load_dataset
 from costmodel.model import CostModel
 from costmodel.persistence import library_versions
 from costmodel.serving import Predictor
+from costmodel.xgb import COMPACT_PARAMS
 
-#: name -> (regressor kind, parameters). "xgboost-compact" halves the trees (300 rounds at twice
-#: the learning rate, 100 difficulty rounds): faster to serve, slightly less accurate (docs).
+#: name -> (regressor kind, parameters). "xgboost-compact" halves the point trees (300 rounds at
+#: twice the learning rate, costmodel.xgb.COMPACT_PARAMS): faster to serve, slightly less accurate.
 REGRESSORS: dict[str, tuple[str, dict[str, Any]]] = {
     "xgboost": ("xgboost", {}),
-    "xgboost-compact": (
-        "xgboost",
-        {"n_estimators": 300, "learning_rate": 0.1, "difficulty_estimators": 100},
-    ),
+    "xgboost-compact": ("xgboost", COMPACT_PARAMS),
     "random_forest": ("random_forest", {"n_estimators": 100}),
 }
 QUICK: dict[str, tuple[str, dict[str, Any]]] = {

@@ -64,7 +64,9 @@ from costmodel.exceptions import InvalidInputError  # noqa: E402
 from costmodel.persistence import library_versions  # noqa: E402
 
 QUICK_SPACES = (("kt-hotspot-partial", "AMD Radeon PRO W7800"), ("kt-pnpoly", "NVIDIA TITAN RTX"))
-PRIOR_PARAMS = {"n_jobs": 1}
+#: The prior is the default XGBoost model as of results/tuning.json (difficulty trees of depth 8;
+#: the default is 4 since).
+PRIOR_PARAMS = {"n_jobs": 1, "difficulty_max_depth": 8}
 
 
 def parse_spaces(items: list[str] | None) -> list[tuple[str, str]]:

@@ -34,6 +34,7 @@ _SMALL_PARAMS: dict[str, dict[str, Any]] = {
         "learning_rate": 0.1,
         "max_depth": 5,
         "difficulty_estimators": 40,
+        "difficulty_max_depth": 5,
         "subsample": 0.9,
         "colsample_bytree": 0.9,
         "n_jobs": 1,

@@ -71,12 +71,25 @@ def test_normalized_intervals_adapt_to_noise(generated_regression):
     assert rel_width[X[:, 2] > 0.7].mean() > rel_width[X[:, 2] < 0.3].mean()
 
 
+def test_difficulty_trees_follow_their_own_depth(generated_regression):
+    X, y = generated_regression
+    est = XGBCostRegressor(**FAST[XGBCostRegressor], max_depth=6, difficulty_max_depth=2).fit(X, y)
+
+    def most_nodes(booster):
+        return int(booster.trees_to_dataframe().groupby("Tree").size().max())
+
+    # A tree of depth d has at most 2**(d+1) - 1 nodes.
+    assert most_nodes(est.difficulty_model_) <= 7
+    assert most_nodes(est.model_) > 7
+
+
 @pytest.mark.parametrize(
     ("params", "match"),
     [
         ({"n_estimators": 0}, "n_estimators"),
         ({"learning_rate": "fast"}, "learning_rate"),
         ({"calibration_fraction": 0.9}, "calibration_fraction"),
+        ({"difficulty_max_depth": 0}, "difficulty_max_depth"),
     ],
 )
 def test_bad_parameters_are_named(params, match, generated_regression):
