@@ -277,7 +277,7 @@ class GemmFeaturizer(Featurizer):
             blocks.append(self._roofline(devices, flops, min_bytes, dtype, tiles_mn))
         if self.extra_ is not None:
             blocks.append(self.extra_._encode(frame, strict=strict))
-        return np.hstack(blocks).astype(np.float32)
+        return np.concatenate(blocks, axis=1, dtype=np.float32)
 
     def _roofline(
         self,

@@ -164,7 +164,7 @@ class KernelConfigFeaturizer(Featurizer):
             blocks.append(device_spec_matrix(devices))
         if not blocks:
             return np.zeros((frame.n_rows, 0), dtype=np.float32)
-        return np.hstack(blocks).astype(np.float32, copy=False)
+        return np.concatenate(blocks, axis=1, dtype=np.float32)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Stable names of the output columns, in order (see the module docstring)."""
