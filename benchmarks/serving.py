@@ -9,8 +9,9 @@ featurizer):
   included) on a batch of real rows;
 * over HTTP (XGBoost model, ``python -m costmodel.serving`` on 127.0.0.1): p50/p99 latency, error
   count and achieved rate at rising request rates from a real load generator (locust headless,
-  one single-record request per user per second; then an open-loop asyncio client, which loads
-  the 2 cores far less than locust's gevent users), and the server RSS before and after.
+  single-record requests; at each rate once with ``--locust-users`` users sharing the rate and once
+  with one user per request/s, whose requests arrive in bursts), then from an open-loop asyncio
+  client (requests on a fixed schedule), and the server RSS before and after.
 
 Repeat noise: the single-record p50 is measured ``--repeats`` times; the spread is reported.
 Short by default; ``--long`` runs each HTTP rate for 60 s. Example:
@@ -63,7 +64,7 @@ RECORDS = json.load(open(os.environ["BENCH_RECORDS"]))
 PATH = "/v1/models/gemm/predict"
 
 class Predict(FastHttpUser):
-    wait_time = constant_throughput(1)
+    wait_time = constant_throughput(float(os.environ["BENCH_USER_RPS"]))
 
     @task
     def predict(self):
@@ -183,18 +184,21 @@ def http(model: CostModel, frame: Any, args: argparse.Namespace) -> dict[str, An
             httpx.post(url + "/v1/models/gemm/predict", json=body)
         rss_before = _rss_mib(server.pid)
         for rate in args.rates:
-            prefix = work / f"rate{rate}"
-            subprocess.run(
-                [locust, "-f", str(work / "locustfile.py"), "--headless", "--host", url,
-                 "-u", str(rate), "-r", str(rate), "-t", f"{args.duration}s",
-                 "--csv", str(prefix), "--only-summary", "--loglevel", "ERROR"],
-                env={**os.environ, "BENCH_RECORDS": str(work / "records.json")},
-                check=False, capture_output=True,
-            )  # fmt: skip
-            row = _aggregated(prefix.with_name(prefix.name + "_stats.csv"))
-            row["target_rps"] = rate
-            row["rss_mib"] = _rss_mib(server.pid)
-            steps.append(row)
+            for users in sorted({min(args.locust_users, rate), rate}):
+                prefix = work / f"rate{rate}-users{users}"
+                subprocess.run(
+                    [locust, "-f", str(work / "locustfile.py"), "--headless", "--host", url,
+                     "-u", str(users), "-r", str(users), "-t", f"{args.duration}s",
+                     "--csv", str(prefix), "--only-summary", "--loglevel", "ERROR"],
+                    env={**os.environ, "BENCH_RECORDS": str(work / "records.json"),
+                         "BENCH_USER_RPS": str(rate / users)},
+                    check=False, capture_output=True,
+                )  # fmt: skip
+                row = _aggregated(prefix.with_name(prefix.name + "_stats.csv"))
+                row["target_rps"] = rate
+                row["users"] = users
+                row["rss_mib"] = _rss_mib(server.pid)
+                steps.append(row)
         open_loop = []
         bodies = [json.dumps({"records": [r]}) for r in records.to_dict("records")]
         for rate in args.rates:
@@ -212,7 +216,7 @@ def http(model: CostModel, frame: Any, args: argparse.Namespace) -> dict[str, An
         "duration_s": args.duration,
         "rss_before_mib": rss_before,
         "rss_after_mib": rss_after,
-        "generator": "locust headless (FastHttpUser, 1 request/s per user)",
+        "generator": "locust headless (FastHttpUser; the users share the rate evenly)",
     }
 
 
@@ -287,6 +291,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50_000, help="Rows in the batch test.")
     parser.add_argument("--rates", type=int, nargs="*", default=[50, 100, 200])
     parser.add_argument("--duration", type=int, default=10, help="Seconds per HTTP rate.")
+    parser.add_argument(
+        "--locust-users",
+        type=int,
+        default=5,
+        help="Locust users sharing each rate (and: one per request/s).",
+    )
     parser.add_argument("--long", action="store_true", help="60 s per HTTP rate.")
     parser.add_argument("--skip-http", action="store_true")
     args = parser.parse_args()
@@ -327,12 +337,13 @@ def main() -> None:
     if results["http"] and "steps" in results["http"]:
         h = results["http"]
         print(f"\nHTTP ({h['duration_s']} s per rate, {h['generator']})")
-        print(f"{'target rps':>10} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-              f"{'failures':>8} {'RSS MiB':>8}")  # fmt: skip
+        print(f"{'target rps':>10} {'users':>5} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7} "
+              f"{'max ms':>7} {'failures':>8} {'RSS MiB':>8}")  # fmt: skip
         for s in h["steps"]:
             print(
-                f"{s['target_rps']:10d} {s['achieved_rps']:9.1f} {s['p50_ms']:7.1f} "
-                f"{s['p99_ms']:7.1f} {s['max_ms']:7.1f} {s['failures']:8d} {s['rss_mib']:8.1f}"
+                f"{s['target_rps']:10d} {s['users']:5d} {s['achieved_rps']:9.1f} "
+                f"{s['p50_ms']:7.1f} {s['p99_ms']:7.1f} {s['max_ms']:7.1f} {s['failures']:8d} "
+                f"{s['rss_mib']:8.1f}"
             )
         print(f"\nHTTP open loop ({h['duration_s']} s per rate, one asyncio httpx client)")
         print(f"{'target rps':>10} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
