@@ -106,6 +106,8 @@ def run_case(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                 epochs=args.epochs,
                 n_samples=args.samples,
                 learning_rate=args.lr,
+                patience=args.patience,
+                batch_size=args.batch_size,
                 max_length=args.max_length,
                 n_threads=args.threads,
                 random_state=args.seed,
@@ -138,6 +140,8 @@ def run_case(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             row |= {
                 "n_parameters": history["n_parameters"],
                 "epochs_run": history["epochs_run"],
+                "best_epoch": history["best_epoch"],
+                "val_loss": history["val_loss"],
                 "samples": args.samples,
             }
         rows.append(row)
@@ -164,6 +168,8 @@ def main() -> None:
     parser.add_argument("--d-model", type=int, default=128)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--samples", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
