@@ -1,8 +1,8 @@
 """Accuracy cost of the serving-sized ("compact") XGBoost model against the default.
 
-The compact model (``costmodel.xgb.COMPACT_PARAMS``) halves the point trees (300 rounds at
-learning rate 0.1 instead of 600 at 0.05), which raises batch throughput by about 1.7x
-(``benchmarks/serving.py``).
+The compact model (``costmodel.xgb.COMPACT_PARAMS``) halves the trees (300 point rounds at
+learning rate 0.1 instead of 600 at 0.05, 100 difficulty rounds instead of 200), which about
+doubles batch throughput (``benchmarks/serving.py``).
 This prints, per bundled dataset, held-out metrics of both (one random split, 20% held out),
 and writes JSON:
 

@@ -2,8 +2,9 @@
 
 The logs repeat the real rows of a bundled GEMM dataset (default ``h100-gemm``: shapes, dtype,
 device and the measured ``runtime_ms``) as partitioned Parquet (files of 1M rows, row groups of
-100k). The model is the XGBoost GEMM model trained as ``training/demo.py`` does (``gemm``
-featurizer, ``xgboost`` regressor, seed 0) on the same dataset. Each case runs in a fresh
+100k). The models are the XGBoost GEMM model trained as ``training/demo.py`` does (``gemm``
+featurizer, ``xgboost`` regressor, seed 0) on the same dataset, and its compact preset
+(``costmodel.xgb.COMPACT_PARAMS``; ``--models`` picks them). Each case runs in a fresh
 subprocess so its peak RSS (``getrusage``) is its own: in one process, and on a 2-worker
 ``dask.distributed.LocalCluster`` (peak RSS of the client process and of each worker).
 

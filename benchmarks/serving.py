@@ -44,8 +44,9 @@ from costmodel.persistence import library_versions
 from costmodel.serving import Predictor
 from costmodel.xgb import COMPACT_PARAMS
 
-#: name -> (regressor kind, parameters). "xgboost-compact" halves the point trees (300 rounds at
-#: twice the learning rate, costmodel.xgb.COMPACT_PARAMS): faster to serve, slightly less accurate.
+#: name -> (regressor kind, parameters). "xgboost-compact" (costmodel.xgb.COMPACT_PARAMS) halves the
+#: trees (300 point rounds at twice the learning rate, 100 difficulty rounds): faster to serve,
+#: slightly less accurate.
 REGRESSORS: dict[str, tuple[str, dict[str, Any]]] = {
     "xgboost": ("xgboost", {}),
     "xgboost-compact": ("xgboost", COMPACT_PARAMS),

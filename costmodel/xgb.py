@@ -21,10 +21,9 @@ from costmodel.packed_trees import PackedTrees
 __all__ = ["COMPACT_PARAMS", "XGBCostRegressor"]
 
 #: Parameters of the serving-sized ("compact") model: half the point trees at twice the learning
-#: rate and half the difficulty trees, about 1.8x the batch throughput of the default for a little
-#: accuracy
-#: (``benchmarks/compact_accuracy.py``, ``docs/serving.md``). Use as
-#: ``CostModel(regressor="xgboost", regressor_params=COMPACT_PARAMS)``.
+#: rate and half the difficulty trees; about twice the batch throughput of the default for a little
+#: accuracy (``benchmarks/serving.py``, ``benchmarks/compact_accuracy.py``, ``docs/serving.md``).
+#: Use as ``CostModel(regressor="xgboost", regressor_params=COMPACT_PARAMS)``.
 COMPACT_PARAMS: dict[str, Any] = {
     "n_estimators": 300,
     "learning_rate": 0.1,
