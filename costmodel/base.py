@@ -53,6 +53,10 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
     """
 
     kind: ClassVar[str] = ""
+    #: Added to every difficulty estimate, as a fraction of its median on the calibration rows:
+    #: ``0`` gives purely normalized intervals; more blends in constant-width ones, which is
+    #: steadier when the difficulty estimate is itself noisy (sampled spreads).
+    _sigma_offset: ClassVar[float] = 0.0
     #: Parameters that may be ``None``.
     _nullable: ClassVar[frozenset[str]] = frozenset()
     #: name -> (type or tuple of types, lower bound or None, upper bound or None, allowed values)
@@ -254,12 +258,15 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
 
     def _floor_sigma(self, raw: np.ndarray, *, fit: bool = False) -> np.ndarray:
         """Difficulty floored at a fraction of its calibration median, so a row the difficulty
-        model thinks trivially easy cannot blow the normalized scores (and widths) up."""
+        model thinks trivially easy cannot blow the normalized scores (and widths) up, plus the
+        class's ``_sigma_offset`` share of that median."""
         raw = np.asarray(raw, dtype=np.float64)
         if fit:
             positive = raw[raw > 0]
-            self.sigma_floor_ = float(np.median(positive) * _SIGMA_FLOOR) if positive.size else 1.0
-        return np.maximum(raw, self.sigma_floor_)
+            median = float(np.median(positive)) if positive.size else 1.0 / _SIGMA_FLOOR
+            self.sigma_floor_ = median * _SIGMA_FLOOR
+            self.sigma_offset_ = median * self._sigma_offset
+        return np.maximum(raw, self.sigma_floor_) + getattr(self, "sigma_offset_", 0.0)
 
     def predict(self, X: Any) -> np.ndarray:
         """Point estimates, shape ``(n_samples,)`` (the geometric mean for log-scale targets)."""
@@ -294,6 +301,7 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
             "files": [*files, cal_file],
             "n_features_in": int(self.n_features_in_),
             "sigma_floor": float(getattr(self, "sigma_floor_", 1.0)),
+            "sigma_offset": float(getattr(self, "sigma_offset_", 0.0)),
         }
 
     @classmethod
@@ -307,4 +315,5 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
         regressor.calibrator_ = SplitConformalCalibrator(scores)
         regressor.n_features_in_ = int(state["n_features_in"])
         regressor.sigma_floor_ = float(state["sigma_floor"])
+        regressor.sigma_offset_ = float(state.get("sigma_offset", 0.0))
         return regressor

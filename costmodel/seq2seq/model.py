@@ -41,6 +41,45 @@ class SelfAttentionCache:
     keys: list[torch.Tensor]
     values: list[torch.Tensor]
 
+    def select(self, rows: torch.Tensor) -> SelfAttentionCache:
+        """A cache of the given rows (repeats allowed)."""
+        return SelfAttentionCache(
+            [buffer.index_select(0, rows) for buffer in self.keys],
+            [buffer.index_select(0, rows) for buffer in self.values],
+        )
+
+
+class _RowLayout:
+    """Places decoded rows into the ``(inputs, group, ...)`` layout of cross-attention: equal
+    contiguous groups (``row_input`` None), or rows sorted by input, zero-padded to the largest
+    group."""
+
+    def __init__(self, row_input: torch.Tensor | None, n_rows: int, n_inputs: int) -> None:
+        self.n_inputs = n_inputs
+        self.index: tuple[torch.Tensor, torch.Tensor] | None = None
+        if row_input is None:
+            self.group = n_rows // n_inputs
+            return
+        counts = torch.bincount(row_input, minlength=n_inputs)
+        self.group = int(counts.max()) if n_rows else 0
+        starts = counts.cumsum(0) - counts
+        slot = torch.arange(n_rows, device=row_input.device) - starts[row_input]
+        self.index = (row_input, slot)
+
+    def to_groups(self, rows: torch.Tensor) -> torch.Tensor:
+        """``(N, ...)`` to ``(inputs, group, ...)``."""
+        if self.index is None:
+            return rows.view(self.n_inputs, self.group, *rows.shape[1:])
+        out = rows.new_zeros((self.n_inputs, self.group, *rows.shape[1:]))
+        out[self.index] = rows
+        return out
+
+    def from_groups(self, groups: torch.Tensor) -> torch.Tensor:
+        """``(inputs, group, ...)`` back to ``(N, ...)``."""
+        if self.index is None:
+            return groups.reshape(-1, *groups.shape[2:])
+        return groups[self.index]
+
 
 class Seq2SeqTransformer(nn.Module):
     """A pre-norm transformer encoder-decoder with learned positions.
@@ -165,6 +204,7 @@ class Seq2SeqTransformer(nn.Module):
         position: int,
         memory_cache: MemoryCache,
         self_cache: SelfAttentionCache,
+        row_input: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits ``(N, n_number_tokens)`` of the token after ``token``, decoding incrementally.
 
@@ -179,14 +219,16 @@ class Seq2SeqTransformer(nn.Module):
             position: Index of ``token`` in the decoder input, below ``config.target_length``.
             memory_cache: From :meth:`cache_memory`.
             self_cache: From :meth:`new_self_cache` with batch ``N``; updated in place.
+            row_input: Instead of equal groups, the input each row attends to, ``(N,)``,
+                non-decreasing (any number of rows per input, none included).
         """
         n_rows = token.shape[0]
         n_inputs = memory_cache.attend.shape[0]
-        if n_rows % n_inputs:
+        if row_input is None and n_rows % n_inputs:
             raise ValueError(f"{n_rows} decoded rows do not split over {n_inputs} inputs")
         if not 0 <= position < self.config.target_length:
             raise ValueError(f"position {position} outside [0, {self.config.target_length})")
-        group = n_rows // n_inputs
+        layout = _RowLayout(row_input, n_rows, n_inputs)
         d, n_heads, d_head = self.config.d_model, self.config.n_heads, self._d_head
         x = self.tgt_embed(token) + self.tgt_pos.weight[position]
         for index, layer in enumerate(self.decoder.layers):
@@ -204,19 +246,19 @@ class Seq2SeqTransformer(nn.Module):
                 self_cache.values[index][:, :, : position + 1],
             )
             x = x + attention.out_proj(attended.reshape(n_rows, d))
-            # cross-attention: the ``group`` rows of an input are its queries
+            # cross-attention: the rows of an input are its queries
             attention = layer.multihead_attn
             query = functional.linear(
                 layer.norm2(x), attention.in_proj_weight[:d], attention.in_proj_bias[:d]
             )
-            query = query.view(n_inputs, group, n_heads, d_head).transpose(1, 2)
             attended = functional.scaled_dot_product_attention(
-                query,
+                layout.to_groups(query.view(n_rows, n_heads, d_head)).transpose(1, 2),
                 memory_cache.keys[index],
                 memory_cache.values[index],
                 attn_mask=memory_cache.attend,
             )
-            x = x + attention.out_proj(attended.transpose(1, 2).reshape(n_rows, d))
+            attended = layout.from_groups(attended.transpose(1, 2))
+            x = x + attention.out_proj(attended.reshape(n_rows, d))
             x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
         if self.decoder.norm is not None:
             x = self.decoder.norm(x)

@@ -15,6 +15,7 @@ Saved as ``<stem>.safetensors`` (weights), ``<stem>.tokenizer.json`` and ``<stem
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import time
@@ -32,7 +33,7 @@ from costmodel.seq2seq.config import Seq2SeqConfig
 from costmodel.seq2seq.decoding import constrained_logits, sample_ids
 from costmodel.seq2seq.model import Seq2SeqTransformer
 
-__all__ = ["TextRegressionModel", "TrainOptions", "torch_threads"]
+__all__ = ["TextRegressionModel", "TrainOptions", "text_seeds", "torch_threads"]
 
 _LOW, _HIGH = 1.25, 9.75
 #: Sequences decoded in one batch when sampling (inputs x samples).
@@ -55,6 +56,19 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def text_seeds(texts: Sequence[str], seed: int) -> np.ndarray:
+    """One 63-bit sampling seed per text: a hash of ``seed`` and the text (equal texts, equal
+    seeds), stable across processes and platforms (BLAKE2b, not Python's salted ``hash``)."""
+    key = int(seed).to_bytes(8, "little", signed=True)
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8, key=key).digest()) >> 1
+            for t in texts
+        ],
+        dtype=np.int64,
+    )
 
 
 @dataclass(frozen=True)
@@ -257,25 +271,33 @@ class TextRegressionModel:
         temperature: float = 1.0,
         seed: int = 0,
     ) -> np.ndarray:
-        """Sampled targets ``(n, n_samples, k)`` in the space of ``Z`` (deterministic per seed)."""
+        """Sampled targets ``(n, n_samples, k)`` in the space of ``Z``.
+
+        A text's samples depend only on the text, ``seed`` and the model: not on the other texts
+        passed with it or their order (each text seeds its own random stream), so predicting a
+        row alone or inside any batch gives the same numbers (up to float rounding). Texts are
+        batched by token length to keep padding short.
+        """
         src, _ = self.tokenizer.encode(texts, max_length=self.config.max_length)
         numbers = self.config.numbers()
-        generator = torch.Generator().manual_seed(seed)
+        seeds = text_seeds(texts, seed)
         rows = max(1, _SAMPLE_BATCH // n_samples)
-        out = []
+        order = np.argsort((src != 0).sum(axis=1), kind="stable")
+        out = np.empty((len(src), n_samples, self.config.n_targets))
         self.network.eval()
         for begin in range(0, len(src), rows):
-            chunk = torch.as_tensor(src[begin : begin + rows])
+            index = order[begin : begin + rows]
+            chunk = torch.as_tensor(src[index])
             width = int((chunk != 0).sum(dim=1).max().clamp(min=1))
             ids = sample_ids(
                 self.network,
                 chunk[:, :width],
                 n_samples=n_samples,
                 temperature=temperature,
-                generator=generator,
+                seeds=seeds[index].tolist(),
             )
-            out.append(numbers.decode(ids))
-        return self._from_v(np.concatenate(out, axis=0))
+            out[index] = numbers.decode(ids)
+        return self._from_v(out)
 
     # ---- persistence ----------------------------------------------------------------------
     def save(self, directory: Path, stem: str) -> list[str]:

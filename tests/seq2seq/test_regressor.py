@@ -17,7 +17,7 @@ pytest.importorskip("tokenizers")
 pytest.importorskip("safetensors")
 
 from costmodel import registry  # noqa: E402
-from costmodel.exceptions import InvalidInputError  # noqa: E402
+from costmodel.exceptions import InvalidInputError, ModelFormatError  # noqa: E402
 from costmodel.model import CostModel  # noqa: E402
 from costmodel.seq2seq import TextToTextRegressor  # noqa: E402
 
@@ -74,10 +74,25 @@ def test_predictions_are_deterministic_and_survive_saving(tiny_regressor, zeus_t
     assert files == sorted(
         ["t0.safetensors", "t0.tokenizer.json", "t0.seq2seq.json", "t0.calibration.npy"]
     )
+    assert state["sigma_offset"] > 0  # the offset the calibration used is saved with it
     params = json.loads(json.dumps(tiny_regressor.get_params()))
     loaded = TextToTextRegressor.load_payload(params, state, tmp_path, "t0")
     for a, b in zip(first, loaded.predict_with_interval(rows), strict=True):
         np.testing.assert_array_equal(a, b)
+    older = {k: v for k, v in state.items() if k != "difficulty"}
+    with pytest.raises(ModelFormatError, match=r"5%-95% spread.*re-fit"):
+        TextToTextRegressor.load_payload(params, older, tmp_path, "t0")
+
+
+def test_a_rows_prediction_does_not_depend_on_the_other_rows(tiny_regressor, zeus_text):
+    X, _, _ = zeus_text
+    rows = X[1000:1040]
+    together = tiny_regressor.predict_with_interval(rows)
+    backwards = tiny_regressor.predict_with_interval(rows[::-1])
+    alone = tiny_regressor.predict_with_interval(rows[7:8])
+    for a, b, c in zip(together, backwards, alone, strict=True):
+        np.testing.assert_allclose(b[::-1], a, rtol=1e-9)
+        np.testing.assert_allclose(c[0], a[7], rtol=1e-9)
 
 
 def test_training_is_seeded(zeus_text, tiny):
