@@ -64,7 +64,7 @@ def text_seeds(texts: Sequence[str], seed: int) -> np.ndarray:
     key = int(seed).to_bytes(8, "little", signed=True)
     return np.array(
         [
-            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8, key=key).digest()) >> 1
+            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8, key=key).digest(), "big") >> 1
             for t in texts
         ],
         dtype=np.int64,
