@@ -50,34 +50,24 @@ class SelfAttentionCache:
 
 
 class _RowLayout:
-    """Places decoded rows into the ``(inputs, group, ...)`` layout of cross-attention: equal
-    contiguous groups (``row_input`` None), or rows sorted by input, zero-padded to the largest
-    group."""
+    """Places decoded rows, sorted by input, into the ``(inputs, group, ...)`` layout of
+    cross-attention, zero-padded to the largest group."""
 
-    def __init__(self, row_input: torch.Tensor | None, n_rows: int, n_inputs: int) -> None:
-        self.n_inputs = n_inputs
-        self.index: tuple[torch.Tensor, torch.Tensor] | None = None
-        if row_input is None:
-            self.group = n_rows // n_inputs
-            return
+    def __init__(self, row_input: torch.Tensor, n_inputs: int) -> None:
         counts = torch.bincount(row_input, minlength=n_inputs)
-        self.group = int(counts.max()) if n_rows else 0
+        self.shape = (n_inputs, int(counts.max()) if len(row_input) else 0)
         starts = counts.cumsum(0) - counts
-        slot = torch.arange(n_rows, device=row_input.device) - starts[row_input]
+        slot = torch.arange(len(row_input), device=row_input.device) - starts[row_input]
         self.index = (row_input, slot)
 
     def to_groups(self, rows: torch.Tensor) -> torch.Tensor:
         """``(N, ...)`` to ``(inputs, group, ...)``."""
-        if self.index is None:
-            return rows.view(self.n_inputs, self.group, *rows.shape[1:])
-        out = rows.new_zeros((self.n_inputs, self.group, *rows.shape[1:]))
+        out = rows.new_zeros((*self.shape, *rows.shape[1:]))
         out[self.index] = rows
         return out
 
     def from_groups(self, groups: torch.Tensor) -> torch.Tensor:
         """``(inputs, group, ...)`` back to ``(N, ...)``."""
-        if self.index is None:
-            return groups.reshape(-1, *groups.shape[2:])
         return groups[self.index]
 
 
@@ -224,11 +214,14 @@ class Seq2SeqTransformer(nn.Module):
         """
         n_rows = token.shape[0]
         n_inputs = memory_cache.attend.shape[0]
-        if row_input is None and n_rows % n_inputs:
-            raise ValueError(f"{n_rows} decoded rows do not split over {n_inputs} inputs")
+        if row_input is None:
+            if n_rows % n_inputs:
+                raise ValueError(f"{n_rows} decoded rows do not split over {n_inputs} inputs")
+            inputs = torch.arange(n_inputs, device=token.device)
+            row_input = inputs.repeat_interleave(n_rows // n_inputs)
         if not 0 <= position < self.config.target_length:
             raise ValueError(f"position {position} outside [0, {self.config.target_length})")
-        layout = _RowLayout(row_input, n_rows, n_inputs)
+        layout = _RowLayout(row_input, n_inputs)
         d, n_heads, d_head = self.config.d_model, self.config.n_heads, self._d_head
         x = self.tgt_embed(token) + self.tgt_pos.weight[position]
         for index, layer in enumerate(self.decoder.layers):
