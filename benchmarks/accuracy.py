@@ -23,6 +23,7 @@ from pathlib import Path
 from rich.console import Console
 
 from costmodel.cli import metrics_table
+from costmodel.dataset import atomic_write
 from costmodel.datasets import load as load_dataset
 from costmodel.model import CostModel
 from costmodel.persistence import library_versions
@@ -121,10 +122,7 @@ def _write(args: argparse.Namespace, results: list[dict]) -> None:
         ),
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=str))
-    tmp.replace(args.out)
+    atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(report, indent=2, default=str)))
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 from seq2seq import CASES
 
-from costmodel.base import _SIGMA_FLOOR
 from costmodel.conformal import SplitConformalCalibrator
+from costmodel.dataset import atomic_write
 from costmodel.persistence import library_versions
 from costmodel.seq2seq import TextToTextRegressor
 
@@ -82,11 +82,11 @@ def _intervals(
     if spread is None:
         sigma_cal, sigma_test = np.ones(len(z_cal)), np.ones(len(draws_test))
     else:
-        raw_cal, raw_test = spread(draws_cal), spread(draws_test)
-        positive = raw_cal[raw_cal > 0]
-        median = float(np.median(positive)) if positive.size else 1.0 / _SIGMA_FLOOR
-        sigma_cal = np.maximum(raw_cal, median * _SIGMA_FLOOR) + median * offset
-        sigma_test = np.maximum(raw_test, median * _SIGMA_FLOOR) + median * offset
+        # the regressor's own floor and offset rule, with this estimate's offset
+        scaler = TextToTextRegressor()
+        scaler._sigma_offset = offset
+        sigma_cal = scaler._floor_sigma(spread(draws_cal), fit=True)
+        sigma_test = scaler._floor_sigma(spread(draws_test))
     calibrator = SplitConformalCalibrator.from_residuals(z_cal - point_cal, sigma_cal)
     half = calibrator.quantile(COVERAGE) * sigma_test
     return point_test - half, point_test + half
@@ -187,9 +187,10 @@ def main() -> None:
     rows = []
     for case in args.cases:
         for seed in args.seeds:
-            rows.extend(run_seed(case, seed, args))
-            done = rows[-1 - len(args.samples) * len(ESTIMATES)]
-            print(f"{case} seed {seed}: regressor coverage {done['coverage']:.3f}", flush=True)
+            seed_rows = run_seed(case, seed, args)  # the regressor's own row first
+            rows.extend(seed_rows)
+            coverage = seed_rows[0]["coverage"]
+            print(f"{case} seed {seed}: regressor coverage {coverage:.3f}", flush=True)
     table = summarize(rows)
     print(f"\n{'case':10s} {'samples':>7s} {'estimate':12s} {'coverage (min-max)':>22s} width")
     for t in table:
@@ -200,7 +201,6 @@ def main() -> None:
         )
     print(f"expected sd of one fit's coverage: {table[0]['expected_coverage_sd']:.3f}")
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "benchmark": "seq2seq_intervals",
             "args": vars(args) | {"out": str(args.out)},
@@ -208,9 +208,7 @@ def main() -> None:
             "summary": table,
             "rows": rows,
         }
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(document, indent=2))
-        tmp.replace(args.out)
+        atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(document, indent=2)))
 
 
 if __name__ == "__main__":
