@@ -28,7 +28,6 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-err_console = Console(stderr=True)
 
 
 def _say(text: str) -> None:
