@@ -127,19 +127,24 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
 
     # ---- data checks ----------------------------------------------------------------------
     @staticmethod
-    def _check_X(X: Any) -> np.ndarray:
+    def _check_X(X: Any, *, allow_empty: bool = False) -> np.ndarray:
         """Features as a dense float32 ``(n_samples, n_features)`` array; NaN means missing,
-        infinity, complex and sparse input are refused (scikit-learn's ``check_array`` rules)."""
+        infinity, complex and sparse input are refused (scikit-learn's ``check_array`` rules).
+        Zero rows are allowed only where ``allow_empty`` (prediction gives an empty result)."""
         try:
             return check_array(
-                X, dtype=np.float32, ensure_all_finite="allow-nan", estimator="a cost regressor"
+                X,
+                dtype=np.float32,
+                ensure_all_finite="allow-nan",
+                ensure_min_samples=0 if allow_empty else 1,
+                estimator="a cost regressor",
             )
         except ValueError as error:
             raise InvalidInputError(f"X: {error}") from None
 
     def _check_X_predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
-        array = self._check_X(X)
+        array = self._check_X(X, allow_empty=True)
         if array.shape[1] != self.n_features_in_:
             raise InvalidInputError(
                 f"X has {array.shape[1]} features, but {type(self).__name__} is expecting "
