@@ -30,7 +30,6 @@ import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
 from costmodel.featurizers.base import Featurizer, as_frame
-from costmodel.featurizers.columns import Columns
 from costmodel.featurizers.encoding import (
     UNSEEN,
     category_strings,
@@ -40,6 +39,7 @@ from costmodel.featurizers.encoding import (
     numeric_values,
     one_hot,
 )
+from costmodel.records import Columns
 from costmodel.schema import DEVICE
 
 __all__ = ["KernelConfigFeaturizer"]
