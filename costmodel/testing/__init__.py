@@ -18,12 +18,14 @@ from costmodel.testing.featurizers import check_featurizer_contract
 from costmodel.testing.loaders import check_loader_contract
 from costmodel.testing.regressors import (
     EXPECTED_FAILED_CHECKS,
+    FAST_PARAMS,
     check_regressor_contract,
     expected_failed_checks,
 )
 
 __all__ = [
     "EXPECTED_FAILED_CHECKS",
+    "FAST_PARAMS",
     "check_featurizer_contract",
     "check_loader_contract",
     "check_regressor_contract",

@@ -35,7 +35,34 @@ from sklearn.exceptions import NotFittedError
 from costmodel.base import MIN_TRAINING_ROWS, CostRegressor
 from costmodel.exceptions import InvalidInputError
 
-__all__ = ["EXPECTED_FAILED_CHECKS", "check_regressor_contract", "expected_failed_checks"]
+__all__ = [
+    "EXPECTED_FAILED_CHECKS",
+    "FAST_PARAMS",
+    "check_regressor_contract",
+    "expected_failed_checks",
+]
+
+#: Settings under which each built-in kind fits a few hundred rows in seconds on one core (for
+#: contract and unit tests; far too small for real use). The seq2seq entry is a tiny
+#: transformer of about 45k parameters.
+FAST_PARAMS: dict[str, dict[str, Any]] = {
+    "mean": {},
+    "random_forest": {"n_estimators": 20, "n_jobs": 1},
+    "xgboost": {"n_estimators": 40, "difficulty_estimators": 20, "n_jobs": 1},
+    "seq2seq": {
+        "d_model": 32,
+        "n_heads": 2,
+        "n_encoder_layers": 1,
+        "n_decoder_layers": 1,
+        "d_ff": 64,
+        "dropout": 0.0,
+        "vocab_size": 256,
+        "epochs": 4,
+        "learning_rate": 5e-3,
+        "n_samples": 8,
+        "n_threads": 1,
+    },
+}
 
 _TOO_FEW_ROWS = (
     f"fitting needs at least {MIN_TRAINING_ROWS} rows (a fit fold and a calibration fold); "

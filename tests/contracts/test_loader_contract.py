@@ -21,17 +21,7 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "torch": ("torch_cpu_matmul_trace.json", {}),
     "table": (
         "zeus_summary_power_a40_excerpt.csv",
-        {
-            "mapping": [
-                "dataset=dataset",
-                "network=network",
-                "batch_size=batch_size",
-                "input:power_limit_w=power_limit",
-                "epoch_time_s=time_per_epoch",
-                "power_w=average_power",
-            ],
-            "device": "NVIDIA A40",
-        },
+        {"config": str(DATA / "zeus_summary_power_a40_excerpt.toml")},
     ),
 }
 

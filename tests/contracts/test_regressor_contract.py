@@ -12,27 +12,8 @@ from costmodel import registry
 from costmodel.datasets import load as load_dataset
 from costmodel.featurizers.kernel_config import KernelConfigFeaturizer
 from costmodel.featurizers.text import TextFeaturizer
-from costmodel.testing import check_regressor_contract, expected_failed_checks
+from costmodel.testing import FAST_PARAMS, check_regressor_contract, expected_failed_checks
 
-#: Small settings per kind so the contract runs in seconds; every kind must be listed here.
-FAST_PARAMS: dict[str, dict[str, Any]] = {
-    "mean": {},
-    "random_forest": {"n_estimators": 20, "n_jobs": 1},
-    "xgboost": {"n_estimators": 40, "difficulty_estimators": 20, "n_jobs": 1},
-    "seq2seq": {
-        "d_model": 32,
-        "n_heads": 2,
-        "n_encoder_layers": 1,
-        "n_decoder_layers": 1,
-        "d_ff": 64,
-        "dropout": 0.0,
-        "vocab_size": 256,
-        "epochs": 4,
-        "learning_rate": 5e-3,
-        "n_samples": 8,
-        "n_threads": 1,
-    },
-}
 #: Kinds that read text, not float matrices (scikit-learn's checks do not apply to them).
 TEXT_KINDS = {"seq2seq"}
 MATRIX_KINDS = sorted(k for k in registry.available("regressor") if k not in TEXT_KINDS)
