@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 
 from costmodel import registry
 from costmodel.card import DatasetCard, fingerprint
@@ -45,8 +45,11 @@ def _as_frame(X: Any) -> pd.DataFrame:
     return Columns.of(X).to_frame()
 
 
-class CostModel:
+class CostModel(BaseEstimator):
     """Predicts one or more targets with calibrated intervals from measurement-table rows.
+
+    A scikit-learn estimator: ``__init__`` only stores its parameters, so ``get_params``,
+    ``set_params`` and :func:`sklearn.base.clone` work (cross-validation fits clones).
 
     Args:
         featurizer: A fitted-or-not featurizer instance, or its kind name (``"kernel_config"``,

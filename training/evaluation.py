@@ -1,16 +1,15 @@
 """Honest evaluation of a CostModel: refit per split, predict held-out rows, score them.
 
 Every fold fits a fresh clone of the model on the training rows only (calibration included) and
-predicts the held-out rows. Metrics are computed on the pooled held-out predictions; top-k regret is
-computed per configuration space (the held-out group for grouped splits, else the device) and
-averaged. The repeat noise of the data (median relative std over repeats) is reported beside the
-error, since no model can beat it.
+predicts the held-out rows (:func:`costmodel.training.heldout.heldout_folds`, the one loop that
+searches and reports use too). Metrics are computed on the pooled held-out predictions; top-k
+regret is computed per configuration space (the held-out group for grouped splits, else the
+device) and averaged. The repeat noise of the data (median relative std over repeats) is reported
+beside the error, since no model can beat it.
 """
 
 from __future__ import annotations
 
-import copy
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +17,12 @@ from typing import Any
 import pandas as pd
 
 from costmodel.dataset import Dataset
-from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
-from costmodel.metrics import evaluate, repeat_noise
+from costmodel.exceptions import InvalidInputError
+from costmodel.metrics import repeat_noise
 from costmodel.model import CostModel
 from costmodel.schema import valid_mask
-from costmodel.splits import make_splitter, split_group_column
-from costmodel.training.heldout import space_labels
+from costmodel.splits import split_group_column
+from costmodel.training.heldout import heldout_folds, prediction_frame, score_frame, space_labels
 
 __all__ = ["Evaluation", "cross_validate", "evaluate_model", "split_group_column"]
 
@@ -86,64 +85,30 @@ def cross_validate(
         InvalidInputError: Bad split spec, missing group column, too few rows.
     """
     frame = data.frame.loc[valid_mask(data.frame)].reset_index(drop=True)
-    if frame.empty:
-        raise InvalidInputError(f"dataset {data.card.name!r} has no valid rows")
-    valid_data = Dataset(frame, data.card)
-    splitter = make_splitter(split, seed=seed)
-    group_column = split_group_column(split)
-    folds = list(splitter.split(frame))
     targets = list(model.targets)
     pooled: dict[str, list[pd.DataFrame]] = {t: [] for t in targets}
     fold_scores: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
-    spaces = space_labels(frame, group_column)
-    for index, (train_idx, test_idx) in enumerate(folds):
-        fold_model = copy.deepcopy(model)
-        train = Dataset(frame.iloc[train_idx].reset_index(drop=True), data.card)
-        fold_model.fit(train, groups=group_column)
-        test = frame.iloc[test_idx]
-        with warnings.catch_warnings():
-            if group_column is not None:  # held-out groups are unseen categories by design
-                warnings.simplefilter("ignore", UnseenCategoryWarning)
-            prediction = fold_model.predict(test, coverage=coverage)
+    for fold in heldout_folds(model, data, split=split, coverage=coverage, seed=seed):
         for target in targets:
-            part = pd.DataFrame(
-                {
-                    "y": test[target].to_numpy(dtype=float),
-                    "mean": prediction[f"{target}_mean"].to_numpy(),
-                    "lower": prediction[f"{target}_lower"].to_numpy(),
-                    "upper": prediction[f"{target}_upper"].to_numpy(),
-                    "space": spaces[test_idx] if spaces is not None else "all",
-                }
-            )
+            part = fold.frame(target)
             pooled[target].append(part)
-            scores = _score(part)
-            if group_column is not None:
-                scores["held_out"] = str(test[group_column].iloc[0])
+            scores = score_frame(part)
+            if fold.held_out is not None:
+                scores["held_out"] = fold.held_out
             fold_scores[target].append(scores)
         if on_fold is not None:
-            on_fold(index + 1, len(folds))
-    results = {}
-    for target in targets:
-        allparts = pd.concat(pooled[target], ignore_index=True)
-        results[target] = Evaluation(
+            on_fold(fold.index + 1, fold.total)
+    return {
+        target: Evaluation(
             target=target,
             split=split,
-            metrics=_score(allparts),
+            metrics=score_frame(pd.concat(pooled[target], ignore_index=True)),
             folds=fold_scores[target],
-            repeat_noise=repeat_noise(valid_data.frame, target),
+            repeat_noise=repeat_noise(frame, target),
             coverage=coverage,
         )
-    return results
-
-
-def _score(part: pd.DataFrame) -> dict[str, Any]:
-    return evaluate(
-        part["y"].to_numpy(),
-        part["mean"].to_numpy(),
-        part["lower"].to_numpy(),
-        part["upper"].to_numpy(),
-        groups=part["space"].to_numpy(),
-    )
+        for target in targets
+    }
 
 
 def evaluate_model(
@@ -165,22 +130,13 @@ def evaluate_model(
         )
     prediction = model.predict(frame, targets=targets, coverage=coverage)
     spaces = space_labels(frame, space_column)
-    results = {}
-    for target in targets:
-        part = pd.DataFrame(
-            {
-                "y": frame[target].to_numpy(dtype=float),
-                "mean": prediction[f"{target}_mean"].to_numpy(),
-                "lower": prediction[f"{target}_lower"].to_numpy(),
-                "upper": prediction[f"{target}_upper"].to_numpy(),
-                "space": spaces if spaces is not None else "all",
-            }
-        )
-        results[target] = Evaluation(
+    return {
+        target: Evaluation(
             target=target,
             split="none (fitted model on given data)",
-            metrics=_score(part),
+            metrics=score_frame(prediction_frame(frame, prediction, target, spaces)),
             repeat_noise=repeat_noise(frame, target),
             coverage=coverage,
         )
-    return results
+        for target in targets
+    }

@@ -2,13 +2,11 @@
 
 :func:`heldout_folds` fits a fresh copy of a model template on each training split and yields the
 held-out rows with their predictions, one fold at a time, so a caller can stop early (Optuna
-pruning) or pool them (reports). Scores match
-:func:`costmodel.training.evaluation.cross_validate`, which pools the same way.
+pruning) or pool them (reports and :func:`costmodel.training.evaluation.cross_validate`).
 """
 
 from __future__ import annotations
 
-import copy
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from costmodel.dataset import Dataset
 from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
@@ -24,7 +23,7 @@ from costmodel.model import CostModel
 from costmodel.schema import DEVICE, valid_mask
 from costmodel.splits import make_splitter, split_group_column
 
-__all__ = ["Fold", "heldout_folds", "score_frame", "space_labels"]
+__all__ = ["Fold", "heldout_folds", "prediction_frame", "score_frame", "space_labels"]
 
 
 @dataclass(frozen=True)
@@ -55,16 +54,24 @@ class Fold:
 
     def frame(self, target: str) -> pd.DataFrame:
         """Columns ``y, mean, lower, upper, space`` for ``target``."""
-        return pd.DataFrame(
-            {
-                "y": self.rows[target].to_numpy(dtype=float),
-                "mean": self.prediction[f"{target}_mean"].to_numpy(),
-                "lower": self.prediction[f"{target}_lower"].to_numpy(),
-                "upper": self.prediction[f"{target}_upper"].to_numpy(),
-                "space": self.spaces,
-            },
-            index=self.rows.index,
-        )
+        return prediction_frame(self.rows, self.prediction, target, self.spaces)
+
+
+def prediction_frame(
+    rows: pd.DataFrame, prediction: pd.DataFrame, target: str, spaces: np.ndarray
+) -> pd.DataFrame:
+    """Measured ``y`` beside the predicted ``mean, lower, upper`` and the ``space`` label, per row
+    (what :func:`score_frame` scores), indexed like ``rows``."""
+    return pd.DataFrame(
+        {
+            "y": rows[target].to_numpy(dtype=float),
+            "mean": prediction[f"{target}_mean"].to_numpy(),
+            "lower": prediction[f"{target}_lower"].to_numpy(),
+            "upper": prediction[f"{target}_upper"].to_numpy(),
+            "space": spaces,
+        },
+        index=rows.index,
+    )
 
 
 def space_labels(frame: pd.DataFrame, group_column: str | None) -> np.ndarray:
@@ -120,7 +127,7 @@ def heldout_folds(
     folds = list(make_splitter(split, seed=seed).split(frame))
     spaces = space_labels(frame, group_column)
     for index, (train_idx, test_idx) in enumerate(folds):
-        fitted = copy.deepcopy(model)
+        fitted = clone(model)
         fitted.fit(
             Dataset(frame.iloc[train_idx].reset_index(drop=True), data.card), groups=group_column
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 import costmodel
 from costmodel import CostModel
@@ -215,3 +216,10 @@ def test_other_measurements_are_not_inputs_of_a_raw_frame(ps3):
 def test_asking_for_no_target_is_an_error(fitted, ps3):
     with pytest.raises(UnknownTargetError, match="none was asked for"):
         fitted.predict(ps3.frame.head(2), targets=[])
+
+
+def test_cost_model_is_a_scikit_learn_estimator():
+    model = CostModel(featurizer="gemm", targets=["runtime_ms"], regressor_params={"n_jobs": 1})
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == model.get_params()
+    assert model.set_params(targets=["power_w"]) is model and model.targets == ["power_w"]
