@@ -153,8 +153,17 @@ def check_values(values: np.ndarray, *, field: str) -> None:
     if len(values) <= _SMALL:
         if all(_fine(v) for v in values):  # records: a plain loop beats numpy's setup
             return
-    elif pd.api.types.infer_dtype(values, skipna=True) in _NO_NUMBERS:
-        return
+    else:
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if kind in _NO_NUMBERS:
+            return
+        if kind in _ONLY_NUMBERS:  # numbers and missing values: convert them all at once
+            try:
+                floats = values.astype(np.float64)
+            except OverflowError:
+                _raise_too_large(values, field)
+            check_numbers(floats, field=field)
+            return
     numbers = np.fromiter((_is_number(v) for v in values), dtype=bool, count=len(values))
     if not numbers.any():
         return
@@ -213,3 +222,5 @@ def _show(value: object) -> str:
 _SMALL = 16
 #: ``pandas.api.types.infer_dtype`` kinds that hold no numbers.
 _NO_NUMBERS = frozenset({"string", "bytes", "empty", "boolean", "categorical"})
+#: ``infer_dtype`` kinds that hold only numbers (and missing values), booleans excluded.
+_ONLY_NUMBERS = frozenset({"integer", "floating", "mixed-integer-float"})
