@@ -274,8 +274,8 @@ def test_docs_load_their_assets_from_the_server(client):
     assert "https://" not in redoc
 
 
-def test_a_broken_model_directory_is_logged_once_per_state(model_dir, records, caplog):
-    settings = ServerSettings(models=(("gemm", str(model_dir)),), reload_interval=0.02)
+def test_a_broken_model_directory_is_logged_once_per_state(model_dir, records, caplog, metric):
+    settings = ServerSettings(models=(("gemm", str(model_dir)),), reload_interval=0.01)
     app = create_app(settings)
     meta = model_dir / "meta.json"
     good = meta.read_bytes()
@@ -285,17 +285,30 @@ def test_a_broken_model_directory_is_logged_once_per_state(model_dir, records, c
         temporary.write_bytes(data)
         os.replace(temporary, meta)
 
-    def warnings_after(polls: int) -> int:
-        time.sleep(polls * 0.02 + 0.2)
-        return sum("reload failed" in r.getMessage() for r in caplog.records)
+    def failed_polls() -> float:
+        text = app.state.store.metrics.render().decode()
+        return metric(text, "costmodel_model_reloads_total", result="failed") or 0
 
-    with caplog.at_level(logging.INFO, logger="costmodel.serving"), TestClient(app) as c:
+    def wait_for(condition) -> None:
+        deadline = time.monotonic() + 30
+        while not condition():
+            assert time.monotonic() < deadline, "the reload poll did not run"
+            time.sleep(0.01)
+
+    def logged(text: str) -> int:
+        return sum(text in r.getMessage() for r in caplog.records)
+
+    with caplog.at_level(logging.INFO, logger="costmodel.serving"), TestClient(app) as client:
         write(b"{ broken")
-        assert warnings_after(20) == 1  # many polls, one state: one warning
+        wait_for(lambda: failed_polls() >= 10)
+        assert logged("reload failed") == 1  # ten failed polls of one state: one warning
         write(b"{ broken differently")
-        assert warnings_after(20) == 2  # a new broken state: one more
-        assert c.post(PREDICT, json={"records": records[:1]}).status_code == 200  # still serving
+        seen = failed_polls()
+        wait_for(lambda: failed_polls() >= seen + 10)
+        assert logged("reload failed") == 2  # a new broken state: one more
+        assert client.post(PREDICT, json={"records": records[:1]}).status_code == 200
         write(good)
-        time.sleep(0.3)
-        assert any("back to the served version" in r.getMessage() for r in caplog.records)
-        assert warnings_after(5) == 2
+        wait_for(lambda: logged("back to the served version") == 1)
+        text = app.state.store.metrics.render().decode()
+        assert metric(text, "costmodel_model_reload_failing", model="gemm") == 0
+        assert logged("reload failed") == 2
