@@ -31,7 +31,8 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, ShuffleSplit
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from costmodel.conformal import SplitConformalCalibrator, check_coverage
 from costmodel.exceptions import InvalidInputError
@@ -126,23 +127,47 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
 
     # ---- data checks ----------------------------------------------------------------------
     @staticmethod
-    def _check_X(X: Any) -> np.ndarray:
-        array = np.asarray(X, dtype=np.float32)
-        if array.ndim != 2:
-            raise InvalidInputError(
-                f"X must be 2-d (n_samples, n_features), got shape {array.shape}"
+    def _check_X(X: Any, *, allow_empty: bool = False) -> np.ndarray:
+        """Features as a dense float32 ``(n_samples, n_features)`` array; NaN means missing,
+        infinity, complex and sparse input are refused (scikit-learn's ``check_array`` rules).
+        Zero rows are allowed only where ``allow_empty`` (prediction gives an empty result)."""
+        try:
+            return check_array(
+                X,
+                dtype=np.float32,
+                ensure_all_finite="allow-nan",
+                ensure_min_samples=0 if allow_empty else 1,
+                estimator="a cost regressor",
             )
-        return array
+        except ValueError as error:
+            raise InvalidInputError(f"X: {error}") from None
 
     def _check_X_predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
-        array = self._check_X(X)
+        array = self._check_X(X, allow_empty=True)
         if array.shape[1] != self.n_features_in_:
             raise InvalidInputError(
-                f"X has {array.shape[1]} features, but the regressor was fitted with "
-                f"{self.n_features_in_}"
+                f"X has {array.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
             )
         return array
+
+    def _check_y(self, y: Any) -> np.ndarray:
+        if y is None:
+            raise InvalidInputError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        try:
+            y = check_array(y, ensure_2d=False, dtype=np.float64, ensure_all_finite=False)
+            return column_or_1d(y, warn=True)
+        except ValueError as error:
+            raise InvalidInputError(f"y: {error}") from None
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.target_tags.positive_only = bool(getattr(self, "log_target", False))
+        return tags
 
     def _to_z(self, y: np.ndarray) -> np.ndarray:
         if self.log_target:
@@ -175,7 +200,7 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
         """
         self._check_params()
         X = self._check_X(X)
-        y = np.asarray(y, dtype=np.float64).ravel()
+        y = self._check_y(y)
         if len(y) != len(X):
             raise InvalidInputError(f"X has {len(X)} rows but y has {len(y)}")
         bad = ~np.isfinite(y)
@@ -183,7 +208,8 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
             raise InvalidInputError("target is NaN or infinite", rows=np.flatnonzero(bad).tolist())
         if len(y) < MIN_TRAINING_ROWS:
             raise InvalidInputError(
-                f"need at least {MIN_TRAINING_ROWS} rows to fit and calibrate, got {len(y)}"
+                f"need at least {MIN_TRAINING_ROWS} rows to fit and calibrate, got "
+                f"n_samples = {len(y)}"
             )
         z = self._to_z(y)
         groups = self._check_groups(groups, len(y))

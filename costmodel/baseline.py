@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.utils import Tags
 
 from costmodel.base import CostRegressor
 
@@ -48,6 +49,11 @@ class MeanCostRegressor(CostRegressor):
         self.group_folds = group_folds
         self.normalize = normalize
         self.random_state = random_state
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True  # a constant predictor, by design
+        return tags
 
     def _fit_point(self, X: np.ndarray, z: np.ndarray) -> Any:
         return float(np.mean(z))

@@ -26,6 +26,7 @@ from costmodel.card import DatasetCard, fingerprint
 from costmodel.conformal import check_coverage
 from costmodel.exceptions import InvalidInputError, ModelFormatError, UnknownTargetError
 from costmodel.persistence import library_versions, read_model_dir, write_model_dir
+from costmodel.records import Columns
 from costmodel.schema import (
     DEVICE,
     KNOWN_TARGETS,
@@ -41,9 +42,7 @@ _LIBRARIES = ("costmodel", "numpy", "pandas", "scikit-learn", "xgboost", "xgboos
 
 
 def _as_frame(X: Any) -> pd.DataFrame:
-    from costmodel.featurizers.base import as_frame
-
-    return as_frame(X)
+    return Columns.of(X).to_frame()
 
 
 class CostModel:

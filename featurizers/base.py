@@ -28,8 +28,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.featurizers.columns import Columns
 from costmodel.numbers import check_values
+from costmodel.records import Columns
 from costmodel.schema import KNOWN_TARGETS, RESERVED_COLUMNS, std_column
 
 __all__ = ["Featurizer", "as_frame", "check_input_numbers"]
@@ -76,7 +76,7 @@ class Featurizer(TransformerMixin, BaseEstimator, ABC):
     """
 
     kind: ClassVar[str] = ""
-    #: ``_transform`` takes a :class:`~costmodel.featurizers.columns.Columns` view instead of a
+    #: ``_transform`` takes a :class:`~costmodel.records.Columns` view instead of a
     #: DataFrame (no frame is built for records: the fast path for single predictions).
     reads_columns: ClassVar[bool] = False
 

@@ -35,7 +35,6 @@ import numpy as np
 
 from costmodel.exceptions import InvalidInputError
 from costmodel.featurizers.base import Featurizer, as_frame, check_input_numbers
-from costmodel.featurizers.columns import Columns
 from costmodel.featurizers.devices import DeviceSpec
 from costmodel.featurizers.encoding import (
     device_feature_names,
@@ -45,6 +44,7 @@ from costmodel.featurizers.encoding import (
     numeric_values,
 )
 from costmodel.featurizers.kernel_config import KernelConfigFeaturizer
+from costmodel.records import Columns
 from costmodel.schema import DEVICE, positions
 
 __all__ = ["DTYPE_BYTES", "GemmFeaturizer", "canonical_dtype"]

@@ -32,7 +32,6 @@ import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
 from costmodel.featurizers.base import Featurizer, as_frame, check_input_numbers
-from costmodel.featurizers.columns import Columns
 from costmodel.featurizers.encoding import (
     UNSEEN,
     category_strings,
@@ -43,6 +42,7 @@ from costmodel.featurizers.encoding import (
     one_hot,
 )
 from costmodel.numbers import Sign, check_numbers
+from costmodel.records import Columns
 from costmodel.schema import DEVICE
 
 __all__ = ["KernelConfigFeaturizer"]

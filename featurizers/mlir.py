@@ -27,7 +27,7 @@ Vector features (``output="vector"``; ``log2`` means ``log2(max(x, 1))``):
 
 Canonical text (``output="text"``): the module printed back by MLIR without locations, with SSA
 values renamed in order (``%0``, ``%arg0``, ...) and attribute aliases inlined, one statement per
-line without indentation; :class:`~costmodel.featurizers.tokenizer.SubwordTokenizer` splits its
+line without indentation; :class:`~costmodel.seq2seq.tokenizer.SubwordTokenizer` splits its
 numbers into digits.
 """
 

@@ -14,7 +14,7 @@ With one input column the cell itself is serialized; with several, the row is th
 
 ``output="text"`` returns these strings (an object array of shape ``(n, 1)``) for sequence models
 (:class:`costmodel.seq2seq.TextToTextRegressor`, which trains a
-:class:`~costmodel.featurizers.tokenizer.SubwordTokenizer` on them). ``output="vector"`` (default)
+:class:`~costmodel.seq2seq.tokenizer.SubwordTokenizer` on them). ``output="vector"`` (default)
 returns a float32 matrix for tree models: hashed counts of word n-grams
 (``hash[0]`` ... ``hash[n_features-1]``) and, for every key that held a number in training,
 its value and ``log2`` (``num[key]``, ``log2(num[key])``; NaN where a row lacks the key).

@@ -49,6 +49,9 @@ from typing import Any
 from costmodel.exceptions import InvalidInputError
 
 __all__ = [
+    "METRIC_DIRECTIONS",
+    "PRUNERS",
+    "SAMPLERS",
     "Experiment",
     "SearchSettings",
     "TrackingSettings",
@@ -58,6 +61,22 @@ __all__ = [
 
 DEFAULT_STORAGE = "sqlite:///optuna.db"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns.db"
+
+
+#: Metrics a search may optimize, with their direction.
+METRIC_DIRECTIONS: dict[str, str] = {
+    "log_rmse": "minimize",
+    "mape": "minimize",
+    "median_ape": "minimize",
+    "top1_regret": "minimize",
+    "top5_regret": "minimize",
+    "spearman": "maximize",
+    "kendall": "maximize",
+    "r2": "maximize",
+}
+#: Optuna samplers and pruners a search may name.
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "none")
 
 
 @dataclass(frozen=True)
@@ -305,8 +324,6 @@ def make_experiment(
 
 
 def _check_search(search: SearchSettings, file: str | None) -> None:
-    from costmodel.training.search import METRIC_DIRECTIONS, PRUNERS, SAMPLERS
-
     if search.n_trials < 1:
         raise InvalidInputError(
             f"search.n_trials must be at least 1, got {search.n_trials}",

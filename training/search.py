@@ -25,6 +25,12 @@ import numpy as np
 import pandas as pd
 
 from costmodel.exceptions import CostModelError, InvalidInputError
+from costmodel.training.experiment import (
+    METRIC_DIRECTIONS,
+    PRUNERS,
+    SAMPLERS,
+    SearchSettings,
+)
 
 __all__ = [
     "METRIC_DIRECTIONS",
@@ -76,20 +82,6 @@ SEARCH_SPACES: dict[str, dict[str, Param]] = {
     },
     "mean": {},
 }
-
-#: Metrics a search may optimize, with their direction.
-METRIC_DIRECTIONS: dict[str, str] = {
-    "log_rmse": "minimize",
-    "mape": "minimize",
-    "median_ape": "minimize",
-    "top1_regret": "minimize",
-    "top5_regret": "minimize",
-    "spearman": "maximize",
-    "kendall": "maximize",
-    "r2": "maximize",
-}
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "none")
 
 
 class SearchSpaceError(InvalidInputError):
@@ -310,7 +302,6 @@ def run_search(
     """
     import dataclasses
 
-    from costmodel.training.experiment import SearchSettings
     from costmodel.training.heldout import heldout_folds, score_frame
 
     optuna = _import_optuna()

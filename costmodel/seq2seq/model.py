@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional
 
-from costmodel.seq2seq.config import Seq2SeqConfig
+if TYPE_CHECKING:  # the config builds the model (``Seq2SeqConfig.make_model``), not the reverse
+    from costmodel.seq2seq.config import Seq2SeqConfig
 
 __all__ = ["MemoryCache", "SelfAttentionCache", "Seq2SeqTransformer"]
 

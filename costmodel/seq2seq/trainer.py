@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 from costmodel.exceptions import InvalidInputError, ModelFormatError
-from costmodel.featurizers.tokenizer import SubwordTokenizer
 from costmodel.seq2seq.config import Seq2SeqConfig
 from costmodel.seq2seq.decoding import constrained_logits, sample_ids
 from costmodel.seq2seq.model import Seq2SeqTransformer
+from costmodel.seq2seq.tokenizer import SubwordTokenizer
 
 __all__ = ["TextRegressionModel", "TrainOptions", "text_seeds", "torch_threads"]
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from costmodel.datasets import load as load_dataset
 from costmodel.exceptions import InvalidInputError
 from costmodel.featurizers import GemmFeaturizer, KernelConfigFeaturizer
-from costmodel.featurizers.columns import Columns
 from costmodel.featurizers.encoding import MISSING, factorize
+from costmodel.records import Columns
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,10 @@ import pytest
 
 from costmodel.datasets import load as load_dataset
 from costmodel.featurizers.text import TextFeaturizer
+from costmodel.testing import FAST_PARAMS
 
 #: A tiny configuration (about 45k parameters) that trains in seconds on one core.
-TINY = {
-    "d_model": 32,
-    "n_heads": 2,
-    "n_encoder_layers": 1,
-    "n_decoder_layers": 1,
-    "d_ff": 64,
-    "dropout": 0.0,
-    "vocab_size": 256,
-    "epochs": 12,
-    "learning_rate": 5e-3,
-    "n_samples": 16,
-    "n_threads": 1,
-}
+TINY = {**FAST_PARAMS["seq2seq"], "epochs": 12, "n_samples": 16}
 
 
 @pytest.fixture(scope="session")

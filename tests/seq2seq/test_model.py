@@ -14,14 +14,11 @@ from costmodel.exceptions import InvalidInputError  # noqa: E402
 from costmodel.seq2seq.config import Seq2SeqConfig  # noqa: E402
 from costmodel.seq2seq.decoding import sample_ids  # noqa: E402
 from costmodel.seq2seq.trainer import TextRegressionModel, TrainOptions, torch_threads  # noqa: E402
+from costmodel.testing import FAST_PARAMS  # noqa: E402
 
 ARCHITECTURE = {
-    "d_model": 32,
-    "n_heads": 2,
-    "n_encoder_layers": 1,
-    "n_decoder_layers": 1,
-    "d_ff": 64,
-    "dropout": 0.0,
+    k: FAST_PARAMS["seq2seq"][k]
+    for k in ("d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "d_ff", "dropout")
 }
 
 

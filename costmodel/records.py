@@ -1,4 +1,4 @@
-"""A read-only column view over a DataFrame, one record or a list of records.
+"""Input records: a read-only column view over a DataFrame, one record or a list of records.
 
 The tabular featurizers read each input field once as a 1-D numpy array. Building a DataFrame
 for one record costs more than featurizing it, so :class:`Columns` reads records directly: a
