@@ -8,10 +8,12 @@ parsed from text) must be
 3. *within* ``±MAX_MAGNITUDE`` (``1e15``): no size, count, clock or rate we model comes near it,
    while ``1e308`` or ``10**400`` would overflow the features built from it (``2 m n k`` FLOPs,
    products of block sizes, float32 feature matrices) into silent ``inf``;
-4. *of the right sign* where that is the physics: sizes and counts (GEMM ``m``, ``n``, ``k``,
-   ``batch``, tile sizes; a kernel parameter whose training values were all positive, so it is
-   also encoded as its ``log2``) must be ``> 0``, a parameter whose training values were all
-   ``>= 0`` must be ``>= 0``.
+4. *of the right sign* where that is the physics: sizes, counts and rates are never negative.
+   GEMM ``m``, ``n``, ``k``, ``batch`` and tile sizes must be ``> 0``; a kernel parameter whose
+   name says it is a size, count or rate (:func:`is_size_name`: ``block_size_x``, ``tile``,
+   ``M_PER_WARP``, ``NBUFFER``, ``num_stages``, ``unroll``, ``gr_clock``, ...) must be ``> 0``
+   when all its training values were, ``>= 0`` otherwise. A parameter with any other name keeps
+   whatever sign it is given: a tuner may well sample ``0`` or ``-3`` for ``x``.
 
 A value that breaks the rule raises :class:`~costmodel.exceptions.InvalidInputError` naming the
 field, the rows and the value, which the HTTP service answers with 422 and the CLI and offline
@@ -20,7 +22,8 @@ scoring with one error line. The rule is applied at the featurizer entry
 reads, :func:`costmodel.featurizers.encoding.numeric_values` every number it converts), so every
 path to a prediction gets it.
 
-Functions: :func:`check_numbers` applies the rule to a float array; :func:`to_floats` converts an
+Functions: :func:`check_numbers` applies the rule to a float array; :func:`is_size_name` tells
+sizes by name; :func:`to_floats` converts an
 object array (Python ints of any size included) to float64 under the rule; :func:`check_values`
 checks the numbers among arbitrary values (strings and categories pass through).
 """
@@ -28,6 +31,7 @@ checks the numbers among arbitrary values (strings and categories pass through).
 from __future__ import annotations
 
 import math
+import re
 from typing import Literal, NoReturn
 
 import numpy as np
@@ -35,7 +39,15 @@ import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
 
-__all__ = ["MAX_MAGNITUDE", "Sign", "check_numbers", "check_values", "to_floats"]
+__all__ = [
+    "MAX_MAGNITUDE",
+    "SIZE_WORDS",
+    "Sign",
+    "check_numbers",
+    "check_values",
+    "is_size_name",
+    "to_floats",
+]
 
 #: Largest magnitude a number may have (rule 3).
 MAX_MAGNITUDE = 1e15
@@ -43,10 +55,29 @@ MAX_MAGNITUDE = 1e15
 #: Sign constraint of a field (rule 4): ``"positive"`` (> 0), ``"nonnegative"`` (>= 0) or none.
 Sign = Literal["positive", "nonnegative"]
 
+#: Words that make a parameter name a size, count or rate (matched per word of the name, split at
+#: ``_``, ``-``, ``.``, digits and case changes; lower-cased).
+SIZE_WORDS = frozenset(
+    {
+        "batch", "block", "blocks", "buffer", "buffers", "clock", "clocks", "count", "dim",
+        "freq", "frequency", "grid", "kwg", "length", "mdimc", "mwg", "nbuffer", "ndimc", "num",
+        "nwg", "per", "size", "stage", "stages", "thread", "threads", "tile", "tiles", "unroll",
+        "vec", "vector", "warp", "warps", "wg", "width",
+    }
+)  # fmt: skip
+
 _SIGN_TEXT = {
     "positive": "> 0 (sizes, counts and rates are positive)",
     "nonnegative": ">= 0 (sizes and counts are not negative)",
 }
+
+
+def is_size_name(name: str) -> bool:
+    """Whether a parameter name says it is a size, count or rate (a word of it is in
+    :data:`SIZE_WORDS`): ``block_size_x``, ``M_PER_WARP``, ``NBUFFER``, ``nvml_gr_clock`` yes;
+    ``x``, ``offset``, ``temperature`` no."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)
+    return any(word.lower() in SIZE_WORDS for word in words)
 
 
 def check_numbers(

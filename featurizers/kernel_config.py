@@ -2,11 +2,13 @@
 
 Numeric parameters (block sizes, tiles, unroll factors, vector widths, stages, clocks, ...) are used
 as they are and, where all training values are positive, also as ``log2(name)``: tuning spaces
-are mostly powers of two and performance follows their logarithm. A numeric parameter keeps the
-sign of its training values (all positive: it must be ``> 0``; all ``>= 0``: it must be ``>= 0``),
-and every number passes the input rule of :mod:`costmodel.numbers`. Other parameters are one-hot
+are mostly powers of two and performance follows their logarithm. Other parameters are one-hot
 encoded with an ``__unseen__`` column, so a value never seen in training still gets a prediction
 (with an :class:`~costmodel.exceptions.UnseenCategoryWarning`, or an error when ``strict``).
+
+Every number passes the input rule of :mod:`costmodel.numbers`; a numeric parameter whose name
+says it is a size, count or rate (``block_size_x``, ``NBUFFER``, ``gr_clock``, ...) must also be
+``> 0`` if all its training values were, ``>= 0`` otherwise.
 
 Derived features (when the columns exist, matched case-insensitively):
 
@@ -41,7 +43,7 @@ from costmodel.featurizers.encoding import (
     numeric_values,
     one_hot,
 )
-from costmodel.numbers import Sign, check_numbers
+from costmodel.numbers import Sign, check_numbers, is_size_name
 from costmodel.records import Columns
 from costmodel.schema import DEVICE
 
@@ -122,7 +124,7 @@ class KernelConfigFeaturizer(Featurizer):
                     "name": str(column),
                     "nullable": bool(np.isnan(values).any()),
                     "log2": bool(self.log2 and finite.size and (finite > 0).all()),
-                    "sign": _sign(finite),
+                    "sign": _sign(str(column), finite),
                 }
             )
         numeric_names = [c["name"] for c in numeric]
@@ -155,7 +157,9 @@ class KernelConfigFeaturizer(Featurizer):
                 frame[name],
                 nullable=column["nullable"],
                 name=name,
-                sign=column.get("sign", "positive" if column["log2"] else None),
+                sign=column.get(
+                    "sign", _OLD_SIGN if column["log2"] and is_size_name(name) else None
+                ),
             )
             numbers[name.lower()] = values
             blocks.append(values[:, None])
@@ -215,16 +219,16 @@ class KernelConfigFeaturizer(Featurizer):
         self.n_features_in_ = len(self.input_columns_)
 
 
-def _sign(values: np.ndarray) -> Sign | None:
-    """The sign every training value of a numeric parameter had (the input rule's rule 4):
-    block sizes, tiles, counts and clocks are positive, so a negative one is rejected."""
-    if not values.size:
+#: The sign rule of a size saved before the rule existed (``log2`` was learned: all positive).
+_OLD_SIGN: Sign = "positive"
+
+
+def _sign(name: str, values: np.ndarray) -> Sign | None:
+    """The sign rule of a numeric parameter (the input rule's rule 4): a size, count or rate by
+    name is ``"positive"`` when every training value was, else ``"nonnegative"``; others none."""
+    if not is_size_name(name) or (values < 0).any():
         return None
-    if (values > 0).all():
-        return "positive"
-    if (values >= 0).all():
-        return "nonnegative"
-    return None
+    return "positive" if values.size and (values > 0).all() else "nonnegative"
 
 
 def _check_product(

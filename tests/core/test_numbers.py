@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.numbers import MAX_MAGNITUDE, check_numbers, check_values, to_floats
+from costmodel.numbers import MAX_MAGNITUDE, check_numbers, check_values, is_size_name, to_floats
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,21 @@ def test_check_values_checks_the_numbers_among_strings_at_their_rows(size):
 def test_check_values_lets_booleans_and_missing_values_pass():
     check_values(np.array([True, None, np.nan, "x"], dtype=object), field="f")
     check_values(np.array([True, False]), field="f")
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("block_size_x", True),
+        ("M_PER_WARP", True),
+        ("NBUFFER", True),
+        ("nvml_gr_clock", True),
+        ("numStages", True),
+        ("MWG", True),
+        ("x", False),
+        ("offset", False),
+        ("temperature_c", False),
+    ],
+)
+def test_sizes_counts_and_rates_are_told_by_name(name, size):
+    assert is_size_name(name) is size

@@ -60,15 +60,19 @@ def test_a_dataframe_column_is_checked_like_records(gemm, gemm_rows):
     assert info.value.field == "n" and info.value.rows == [7]
 
 
-def test_kernel_config_keeps_the_sign_of_its_training_values():
-    frame = pd.DataFrame({"tile": [1, 2, 4, 8], "unroll": [0, 1, 2, 4], "offset": [-2, 0, 1, 3]})
+def test_kernel_config_sizes_by_name_keep_their_sign():
+    frame = pd.DataFrame(
+        {"tile": [1, 2, 4, 8], "unroll": [0, 1, 2, 4], "offset": [-2, 0, 1, 3], "x": [1, 2, 3, 4]}
+    )
     featurizer = KernelConfigFeaturizer().fit(frame)
-    featurizer.transform({"tile": 2, "unroll": 0, "offset": -100})  # mixed sign: any sign
+    # not sizes by name: any sign, whatever the training values were (a tuner may sample 0)
+    featurizer.transform({"tile": 2, "unroll": 0, "offset": -100, "x": 0})
+    featurizer.transform({"tile": 2, "unroll": 0, "offset": 0, "x": -3})
     with pytest.raises(InvalidInputError, match="> 0") as info:
-        featurizer.transform({"tile": 0, "unroll": 0, "offset": 0})
+        featurizer.transform({"tile": 0, "unroll": 0, "offset": 0, "x": 1})
     assert info.value.field == "tile"
     with pytest.raises(InvalidInputError, match=">= 0") as info:
-        featurizer.transform({"tile": 2, "unroll": -1, "offset": 0})
+        featurizer.transform({"tile": 2, "unroll": -1, "offset": 0, "x": 1})
     assert info.value.field == "unroll"
 
 
