@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
+from costmodel.numbers import MAX_MAGNITUDE
 
 __all__ = [
     "DEVICE",
@@ -151,7 +152,7 @@ def validate_frame(
     Args:
         frame: The table.
         targets: Target columns that must be present and numeric; on valid rows they must be
-            finite and non-negative (runtimes strictly positive).
+            finite, within ±1e15 and non-negative (runtimes strictly positive).
         required: Further input columns that must be present.
         require_device: Whether the ``device`` column must be present.
 
@@ -200,6 +201,14 @@ def validate_frame(
                 "target is NaN or infinite on rows marked valid (mark failed rows valid=False)",
                 field=target,
                 rows=positions(nan),
+            )
+        huge = valid & (np.abs(values) > MAX_MAGNITUDE)
+        if huge.any():
+            raise InvalidInputError(
+                f"target must be within ±{MAX_MAGNITUDE:g} (the input rule of costmodel.numbers), "
+                f"got {values[huge][0]:g}",
+                field=target,
+                rows=positions(huge),
             )
         negative = valid & (values < 0)
         if spec.unit in {"ns", "us", "ms", "s"}:

@@ -6,6 +6,10 @@ are mostly powers of two and performance follows their logarithm. Other paramete
 encoded with an ``__unseen__`` column, so a value never seen in training still gets a prediction
 (with an :class:`~costmodel.exceptions.UnseenCategoryWarning`, or an error when ``strict``).
 
+Every number passes the input rule of :mod:`costmodel.numbers`; a numeric parameter whose name
+says it is a size, count or rate (``block_size_x``, ``NBUFFER``, ``gr_clock``, ...) must also be
+``> 0`` if all its training values were, ``>= 0`` otherwise.
+
 Derived features (when the columns exist, matched case-insensitively):
 
 * ``threads_per_block``: product of ``block_size_x/y/z`` (or CLBlast's ``MDIMC*NDIMC``);
@@ -29,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.featurizers.base import Featurizer, as_frame
+from costmodel.featurizers.base import Featurizer, as_frame, check_input_numbers
 from costmodel.featurizers.encoding import (
     UNSEEN,
     category_strings,
@@ -39,6 +43,7 @@ from costmodel.featurizers.encoding import (
     numeric_values,
     one_hot,
 )
+from costmodel.numbers import Sign, check_numbers, is_size_name
 from costmodel.records import Columns
 from costmodel.schema import DEVICE
 
@@ -94,6 +99,7 @@ class KernelConfigFeaturizer(Featurizer):
     def fit(self, X: Any, y: Any = None) -> KernelConfigFeaturizer:
         """Learn column kinds, categories and which derived features apply."""
         frame = as_frame(X)
+        check_input_numbers(frame)
         if frame.empty:
             raise InvalidInputError("cannot fit a featurizer on an empty table")
         forced = set(self.categorical or ())
@@ -118,6 +124,7 @@ class KernelConfigFeaturizer(Featurizer):
                     "name": str(column),
                     "nullable": bool(np.isnan(values).any()),
                     "log2": bool(self.log2 and finite.size and (finite > 0).all()),
+                    "sign": _sign(str(column), finite),
                 }
             )
         numeric_names = [c["name"] for c in numeric]
@@ -146,7 +153,14 @@ class KernelConfigFeaturizer(Featurizer):
         numbers: dict[str, np.ndarray] = {}
         for column in self.numeric_:
             name = column["name"]
-            values = numeric_values(frame[name], nullable=column["nullable"], name=name)
+            values = numeric_values(
+                frame[name],
+                nullable=column["nullable"],
+                name=name,
+                sign=column.get(
+                    "sign", _OLD_SIGN if column["log2"] and is_size_name(name) else None
+                ),
+            )
             numbers[name.lower()] = values
             blocks.append(values[:, None])
             if column["log2"]:
@@ -155,6 +169,7 @@ class KernelConfigFeaturizer(Featurizer):
             value = np.prod([numbers[c] for c in numerator], axis=0)
             if denominator:
                 value = value / np.prod([numbers[c] for c in denominator], axis=0)
+            _check_product(value, numerator, denominator)
             blocks.extend([value[:, None], _safe_log2(value)[:, None]])
         for column, categories in self.categories_.items():
             blocks.append(one_hot(frame[column], categories, strict=strict, name=column))
@@ -202,6 +217,31 @@ class KernelConfigFeaturizer(Featurizer):
         self.device_ = list(state["device"]) if state["device"] is not None else None
         self.input_columns_ = list(state["input_columns"])
         self.n_features_in_ = len(self.input_columns_)
+
+
+#: The sign rule of a size saved before the rule existed (``log2`` was learned: all positive).
+_OLD_SIGN: Sign = "positive"
+
+
+def _sign(name: str, values: np.ndarray) -> Sign | None:
+    """The sign rule of a numeric parameter (the input rule's rule 4): a size, count or rate by
+    name is ``"positive"`` when every training value was, else ``"nonnegative"``; others none."""
+    if not is_size_name(name) or (values < 0).any():
+        return None
+    return "positive" if values.size and (values > 0).all() else "nonnegative"
+
+
+def _check_product(
+    value: np.ndarray, numerator: tuple[str, ...], denominator: tuple[str, ...]
+) -> None:
+    """A derived product is a size too: the input rule applies to it (no silent float32 inf)."""
+    formula = "*".join(numerator) + (f"/({'*'.join(denominator)})" if denominator else "")
+    try:
+        check_numbers(value, field=numerator[0])
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"{formula} {exc.message}", field=exc.field, rows=exc.rows
+        ) from None
 
 
 def _top_categories(series: pd.Series, limit: int) -> list[str]:

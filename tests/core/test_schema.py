@@ -49,6 +49,15 @@ def test_negative_and_zero_runtime_rejected(generated_table):
     assert info.value.field == "runtime_ms" and info.value.rows == [15, 16]
 
 
+def test_out_of_range_target_rejected(generated_table):
+    frame = generated_table.copy()
+    row = int(np.flatnonzero(valid_mask(frame))[3])
+    frame.loc[row, "runtime_ms"] = 1e308
+    with pytest.raises(InvalidInputError, match="within") as info:
+        validate_frame(frame, ["runtime_ms"])
+    assert info.value.field == "runtime_ms" and info.value.rows == [row]
+
+
 def test_non_numeric_target(generated_table):
     frame = generated_table.copy()
     frame["runtime_ms"] = frame["runtime_ms"].astype(object)
