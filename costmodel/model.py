@@ -184,7 +184,8 @@ class CostModel:
     def _select_targets(self, targets: str | Sequence[str] | None) -> list[str]:
         if targets is None:
             return list(self.regressors_)
-        wanted = [targets] if isinstance(targets, str) else list(targets)
+        # Each target once, in the order first asked (a repeated name is not predicted again).
+        wanted = [targets] if isinstance(targets, str) else list(dict.fromkeys(targets))
         if not wanted:
             raise UnknownTargetError(
                 f"this model predicts {list(self.regressors_)}; none was asked for"
@@ -217,7 +218,8 @@ class CostModel:
 
         Args:
             X: A DataFrame, one record (dict) or a list of records with the input columns.
-            targets: Targets to predict (default: all the model was trained for).
+            targets: Targets to predict (default: all the model was trained for); a name given
+                twice is predicted once, in the order first given.
             coverage: Nominal coverage of the interval, in (0, 1).
             strict: Reject unknown fields and unseen categories (default: warn and encode
                 them as unseen).

@@ -11,12 +11,15 @@ Persistence never pickles: :meth:`Featurizer.get_state` returns JSON-ready fitte
 :meth:`Featurizer.from_state` rebuilds an equal featurizer from ``get_params()`` and that state.
 
 Errors: ``transform`` raises :class:`~costmodel.exceptions.InvalidInputError` listing every missing
-input column (and, when ``strict``, every unknown one); bad values name the column and rows.
+input column (and, when ``strict``, every unknown one); bad values name the column and rows. Every
+number read passes the input rule of :mod:`costmodel.numbers` (finite, within ``±1e15``, sizes
+positive), checked at the entry by :func:`check_input_numbers`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,9 +29,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from costmodel.exceptions import InvalidInputError
 from costmodel.featurizers.columns import Columns
+from costmodel.numbers import check_values
 from costmodel.schema import KNOWN_TARGETS, RESERVED_COLUMNS, std_column
 
-__all__ = ["Featurizer", "as_frame"]
+__all__ = ["Featurizer", "as_frame", "check_input_numbers"]
 
 _MEASUREMENT_COLUMNS = frozenset(
     {*RESERVED_COLUMNS, *KNOWN_TARGETS, *(std_column(t) for t in KNOWN_TARGETS)}
@@ -42,6 +46,24 @@ def as_frame(X: Any) -> pd.DataFrame:
         InvalidInputError: Anything else.
     """
     return Columns.of(X).to_frame()
+
+
+def check_input_numbers(
+    columns: Columns | pd.DataFrame, names: Iterable[Any] | None = None
+) -> None:
+    """Apply the input rule (:mod:`costmodel.numbers`: finite, within ``±1e15``) to every number
+    in the named columns (default: all), whatever the column's kind.
+
+    Featurizers call this at their entry (``transform`` and ``fit``), so a number reaches no
+    encoder, category or text unchecked; sign rules are applied where sizes are read.
+
+    Raises:
+        InvalidInputError: Naming the field, the rows and the value.
+    """
+    view = Columns.of(columns)
+    for name in view.columns if names is None else names:
+        if name in view:
+            check_values(view[name], field=str(name))
 
 
 class Featurizer(TransformerMixin, BaseEstimator, ABC):
@@ -71,10 +93,13 @@ class Featurizer(TransformerMixin, BaseEstimator, ABC):
                 the featurizer's ``strict`` parameter).
 
         Raises:
-            InvalidInputError: Missing fields or bad values, named with their rows.
+            InvalidInputError: Missing fields or bad values (numbers breaking the input rule of
+                :mod:`costmodel.numbers` included), named with their rows.
         """
         check_is_fitted(self, "input_columns_")
-        frame = Columns.of(X) if self.reads_columns else as_frame(X)
+        columns = Columns.of(X)
+        check_input_numbers(columns, self.input_columns_)
+        frame = columns if self.reads_columns else columns.to_frame()
         return self._transform(
             frame, strict=getattr(self, "strict", False) if strict is None else strict
         )

@@ -14,6 +14,7 @@ import pandas as pd
 
 from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
 from costmodel.featurizers.devices import SPEC_FEATURES, DeviceSpec, find_device
+from costmodel.numbers import Sign, check_numbers, check_values
 from costmodel.schema import positions
 
 __all__ = [
@@ -51,17 +52,24 @@ def _array(values: pd.Series | np.ndarray, name: str | None) -> tuple[np.ndarray
 
 
 def numeric_values(
-    values: pd.Series | np.ndarray, *, nullable: bool = False, name: str | None = None
+    values: pd.Series | np.ndarray,
+    *,
+    nullable: bool = False,
+    name: str | None = None,
+    sign: Sign | None = None,
 ) -> np.ndarray:
-    """The column as float64; booleans (and the strings ``true``/``false``) become 0/1.
+    """The column as float64 under the input rule (:mod:`costmodel.numbers`); booleans (and the
+    strings ``true``/``false``) become 0/1, numbers written as text are parsed.
 
     Args:
         values: A Series or a 1-D array (numbers, or objects such as a record's values).
         nullable: Allow missing values (NaN/None), kept as NaN.
         name: Field name for errors (default: the Series' name).
+        sign: ``"positive"`` or ``"nonnegative"`` for sizes and counts.
 
     Raises:
-        InvalidInputError: Non-numeric values, or missing values where ``nullable`` is false.
+        InvalidInputError: Non-numeric values, missing values where ``nullable`` is false, or
+            numbers that break the input rule (infinite, beyond ``±1e15``, wrong sign).
     """
     array, name = _array(values, name)
     if array.dtype.kind in "biuf":
@@ -69,23 +77,17 @@ def numeric_values(
     else:
         try:
             out = array.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # text, booleans, ints beyond a float
             out = _coerce_numbers(array, name)
-    if not nullable:
-        missing = np.isnan(out)
-        if missing.any():
-            raise InvalidInputError(
-                "missing value (NaN/None) in a field that had none in training",
-                field=name,
-                rows=positions(missing),
-            )
-    return out
+    return check_numbers(out, field=name, nullable=nullable, sign=sign)
 
 
 def _coerce_numbers(array: np.ndarray, name: str) -> np.ndarray:
     """Slow path of :func:`numeric_values`: booleans as text, missing values, bad values named."""
     series = pd.Series(array, dtype=object)
-    coerced = pd.to_numeric(series.map(_bool_as_number), errors="coerce")
+    mapped = series.map(_bool_as_number)
+    check_values(mapped.to_numpy(dtype=object), field=name)  # before pandas meets a huge int
+    coerced = pd.to_numeric(mapped, errors="coerce")
     bad = coerced.isna().to_numpy() & series.notna().to_numpy()
     if bad.any():
         example = array[bad][0]

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.featurizers.base import Featurizer, as_frame
+from costmodel.featurizers.base import Featurizer, as_frame, check_input_numbers
 from costmodel.featurizers.columns import Columns
 from costmodel.featurizers.devices import DeviceSpec
 from costmodel.featurizers.encoding import (
@@ -135,6 +135,7 @@ class GemmFeaturizer(Featurizer):
     def fit(self, X: Any, y: Any = None) -> GemmFeaturizer:
         """Find the GEMM fields among the columns and fit the nested featurizer on the rest."""
         frame = as_frame(X)
+        check_input_numbers(frame)
         unknown = sorted(set(self.column_map or {}) - set(_ALIASES) - {DEVICE})
         unknown += sorted(set(self.constants or {}) - set(_ALIASES) - {DEVICE})
         if unknown:
@@ -199,15 +200,7 @@ class GemmFeaturizer(Featurizer):
 
     def _positive(self, frame: Columns, field: str, default: Any = None) -> np.ndarray:
         values, name = self._field(frame, field, default)
-        numbers = numeric_values(values, nullable=False, name=name)
-        bad = ~(numbers > 0)
-        if bad.any():
-            raise InvalidInputError(
-                f"{field} must be a positive number, got {numbers[bad][0]:g}",
-                field=name,
-                rows=positions(bad),
-            )
-        return numbers
+        return numeric_values(values, nullable=False, name=name, sign="positive")
 
     def _dtype_codes(self, frame: Columns) -> np.ndarray:
         """Each row's dtype as an index into ``dtypes_``."""

@@ -2,7 +2,9 @@
 
 Numeric parameters (block sizes, tiles, unroll factors, vector widths, stages, clocks, ...) are used
 as they are and, where all training values are positive, also as ``log2(name)``: tuning spaces
-are mostly powers of two and performance follows their logarithm. Other parameters are one-hot
+are mostly powers of two and performance follows their logarithm. A numeric parameter keeps the
+sign of its training values (all positive: it must be ``> 0``; all ``>= 0``: it must be ``>= 0``),
+and every number passes the input rule of :mod:`costmodel.numbers`. Other parameters are one-hot
 encoded with an ``__unseen__`` column, so a value never seen in training still gets a prediction
 (with an :class:`~costmodel.exceptions.UnseenCategoryWarning`, or an error when ``strict``).
 
@@ -29,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.featurizers.base import Featurizer, as_frame
+from costmodel.featurizers.base import Featurizer, as_frame, check_input_numbers
 from costmodel.featurizers.columns import Columns
 from costmodel.featurizers.encoding import (
     UNSEEN,
@@ -40,6 +42,7 @@ from costmodel.featurizers.encoding import (
     numeric_values,
     one_hot,
 )
+from costmodel.numbers import Sign, check_numbers
 from costmodel.schema import DEVICE
 
 __all__ = ["KernelConfigFeaturizer"]
@@ -94,6 +97,7 @@ class KernelConfigFeaturizer(Featurizer):
     def fit(self, X: Any, y: Any = None) -> KernelConfigFeaturizer:
         """Learn column kinds, categories and which derived features apply."""
         frame = as_frame(X)
+        check_input_numbers(frame)
         if frame.empty:
             raise InvalidInputError("cannot fit a featurizer on an empty table")
         forced = set(self.categorical or ())
@@ -118,6 +122,7 @@ class KernelConfigFeaturizer(Featurizer):
                     "name": str(column),
                     "nullable": bool(np.isnan(values).any()),
                     "log2": bool(self.log2 and finite.size and (finite > 0).all()),
+                    "sign": _sign(finite),
                 }
             )
         numeric_names = [c["name"] for c in numeric]
@@ -146,7 +151,12 @@ class KernelConfigFeaturizer(Featurizer):
         numbers: dict[str, np.ndarray] = {}
         for column in self.numeric_:
             name = column["name"]
-            values = numeric_values(frame[name], nullable=column["nullable"], name=name)
+            values = numeric_values(
+                frame[name],
+                nullable=column["nullable"],
+                name=name,
+                sign=column.get("sign", "positive" if column["log2"] else None),
+            )
             numbers[name.lower()] = values
             blocks.append(values[:, None])
             if column["log2"]:
@@ -155,6 +165,7 @@ class KernelConfigFeaturizer(Featurizer):
             value = np.prod([numbers[c] for c in numerator], axis=0)
             if denominator:
                 value = value / np.prod([numbers[c] for c in denominator], axis=0)
+            _check_product(value, numerator, denominator)
             blocks.extend([value[:, None], _safe_log2(value)[:, None]])
         for column, categories in self.categories_.items():
             blocks.append(one_hot(frame[column], categories, strict=strict, name=column))
@@ -202,6 +213,31 @@ class KernelConfigFeaturizer(Featurizer):
         self.device_ = list(state["device"]) if state["device"] is not None else None
         self.input_columns_ = list(state["input_columns"])
         self.n_features_in_ = len(self.input_columns_)
+
+
+def _sign(values: np.ndarray) -> Sign | None:
+    """The sign every training value of a numeric parameter had (the input rule's rule 4):
+    block sizes, tiles, counts and clocks are positive, so a negative one is rejected."""
+    if not values.size:
+        return None
+    if (values > 0).all():
+        return "positive"
+    if (values >= 0).all():
+        return "nonnegative"
+    return None
+
+
+def _check_product(
+    value: np.ndarray, numerator: tuple[str, ...], denominator: tuple[str, ...]
+) -> None:
+    """A derived product is a size too: the input rule applies to it (no silent float32 inf)."""
+    formula = "*".join(numerator) + (f"/({'*'.join(denominator)})" if denominator else "")
+    try:
+        check_numbers(value, field=numerator[0])
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"{formula} {exc.message}", field=exc.field, rows=exc.rows
+        ) from None
 
 
 def _top_categories(series: pd.Series, limit: int) -> list[str]:

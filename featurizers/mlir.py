@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.featurizers.base import Featurizer, as_frame
+from costmodel.featurizers.base import Featurizer, as_frame, check_input_numbers
 
 __all__ = ["MLIRFeaturizer", "canonical_mlir", "mlir_ir", "parse_mlir", "summarize_mlir"]
 
@@ -503,6 +503,7 @@ class MLIRFeaturizer(Featurizer):
         """Parse the training MLIR and learn op names, element types, pipelines, tile levels."""
         self._check_params()
         frame = as_frame(X)
+        check_input_numbers(frame)
         if frame.empty:
             raise InvalidInputError("cannot fit a featurizer on an empty table")
         if self.column not in frame.columns:

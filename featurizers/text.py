@@ -36,8 +36,14 @@ import numpy as np
 import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.featurizers.base import _MEASUREMENT_COLUMNS, Featurizer, as_frame
+from costmodel.featurizers.base import (
+    _MEASUREMENT_COLUMNS,
+    Featurizer,
+    as_frame,
+    check_input_numbers,
+)
 from costmodel.featurizers.encoding import positions
+from costmodel.numbers import check_numbers
 from costmodel.schema import DEVICE
 
 __all__ = ["TextFeaturizer", "canonical_text", "text_terms"]
@@ -45,6 +51,7 @@ __all__ = ["TextFeaturizer", "canonical_text", "text_terms"]
 _OUTPUTS = ("vector", "text")
 _KEY_VALUE = re.compile(r"^([A-Za-z_][\w.\-/]*)=(\S*)$")
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_INFINITIES = frozenset({"inf", "-inf", "+inf"})
 _FIELD = re.compile(r"(?:(?<=\s)|^)([A-Za-z_][\w.\-/]*)=(\S+)")
 _TERM = re.compile(r"[A-Za-z_][\w.]*|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[^\sA-Za-z0-9_]")
 
@@ -154,7 +161,7 @@ def text_terms(text: str, max_ngram: int = 3) -> list[str]:
 def _numeric_fields(text: str) -> dict[str, float]:
     fields = {}
     for key, value in _FIELD.findall(text):
-        if _NUMBER.match(value):
+        if _NUMBER.match(value) or value in _INFINITIES:  # inf is read, so the rule rejects it
             fields[key] = float(value)
     return fields
 
@@ -209,6 +216,7 @@ class TextFeaturizer(Featurizer):
         """Choose the columns and learn which keys hold numbers."""
         self._check_params()
         frame = as_frame(X)
+        check_input_numbers(frame)
         if frame.empty:
             raise InvalidInputError("cannot fit a featurizer on an empty table")
         skip = _MEASUREMENT_COLUMNS - {DEVICE}
@@ -278,6 +286,7 @@ class TextFeaturizer(Featurizer):
             fields = [_numeric_fields(t) for t in texts]
             for column in self.numeric_:
                 values = np.array([f.get(column["key"], np.nan) for f in fields])
+                check_numbers(values, field=column["key"])  # numbers read from the text
                 blocks.append(values[:, None])
                 if column["log2"]:
                     with np.errstate(divide="ignore", invalid="ignore"):

@@ -2,9 +2,16 @@
 
 Models are loaded in the ``lifespan`` (not at import), then a background task polls each model's
 source every ``reload_interval`` seconds and swaps in changed models; a model that fails to load
-keeps the old one serving. Bad input never takes the server down: model errors map to 4xx
-(:class:`InvalidInputError` and :class:`UnknownTargetError` -> 422 naming the field), anything
-unexpected to a 500 with a one-line message, logged with its traceback.
+keeps the old one serving. The failure is logged once per distinct broken state (the source's
+fingerprint and the error), not on every poll, and ``costmodel_model_reload_failing`` is 1 until
+the source loads or goes back to the served version (logged once too). Bad input never takes the
+server down: model errors map to 4xx (:class:`InvalidInputError` and
+:class:`UnknownTargetError` -> 422 naming the field), anything unexpected to a 500 with a one-line
+message, logged with its traceback.
+
+``/docs`` and ``/redoc`` load their scripts and styles from the server itself (the Swagger UI and
+ReDoc files that ``fastapi-offline`` ships, under ``/static-offline-docs``), never from a CDN;
+``/openapi.json`` is the schema.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import costmodel
@@ -68,7 +77,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="costmodel",
         version=costmodel.__version__,
         description="Learned performance cost models: predictions with calibrated intervals.",
@@ -83,26 +92,53 @@ def create_app(
     app.add_exception_handler(Exception, _unexpected)
     # The last added is outermost: metrics see every response, the body limit's 413 included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, store=app.state.store)
+    # Routes with a path template, for naming requests answered before routing (413s).
+    routes = [
+        r
+        for r in (*app.router.routes, *models_router.routes, *health_router.routes)
+        if isinstance(getattr(r, "path", None), str)
+    ]
+    app.add_middleware(MetricsMiddleware, store=app.state.store, routes=routes)
     return app
 
 
 async def _poll_reloads(store: ModelStore, interval: float) -> None:
+    failing: dict[str, tuple[str, ...]] = {}  # model -> the broken state last logged
     while True:
         await asyncio.sleep(interval)
         for name, predictor in list(store.predictors.items()):
             try:
                 changed = await asyncio.to_thread(predictor.reload_if_changed)
-            except Exception as exc:  # keep serving the old model; say why once per version
+            except Exception as exc:  # keep serving the old model; say why once per state
                 store.metrics.observe_reload(name, ok=False)
-                log.warning(
-                    "model %r: reload failed, still serving %s: %s", name, predictor.version, exc
-                )
+                state = (await asyncio.to_thread(_fingerprint, predictor), repr(exc))
+                if failing.get(name) != state:
+                    failing[name] = state
+                    log.warning(
+                        "model %r: reload failed, still serving %s: %s",
+                        name,
+                        predictor.version,
+                        exc,
+                    )
                 continue
             if changed:
+                failing.pop(name, None)
                 store.metrics.observe_reload(name, ok=True)
                 store.metrics.set_model_version(name, predictor.version)
                 log.info("model %r: reloaded, now serving %s", name, predictor.version)
+            elif failing.pop(name, None) is not None:
+                store.metrics.clear_failing(name)
+                log.info(
+                    "model %r: source is back to the served version %s", name, predictor.version
+                )
+
+
+def _fingerprint(predictor: Predictor) -> str:
+    """The source's fingerprint for telling broken states apart (``"unknown"`` if it fails)."""
+    try:
+        return predictor.source.fingerprint() if predictor.source is not None else ""
+    except Exception:  # a registry that is down: still one state
+        return "unknown"
 
 
 # ---- error handlers -------------------------------------------------------------------------
@@ -199,11 +235,14 @@ class BodyLimitMiddleware:
 
 
 class MetricsMiddleware:
-    """Count every HTTP request by method, route template and status, with its latency."""
+    """Count every HTTP request by method, route template and status, with its latency; a
+    request answered before routing (413 from the body limit) counts under the route its path
+    matches, one that matches none under ``unmatched``."""
 
-    def __init__(self, app: ASGIApp, *, store: ModelStore) -> None:
+    def __init__(self, app: ASGIApp, *, store: ModelStore, routes: list[BaseRoute]) -> None:
         self.app = app
         self.metrics = store.metrics
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -221,8 +260,20 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = scope.get("route")
+            route = scope.get("route") or self._match(scope)
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe_request(
                 scope["method"], template, status, time.perf_counter() - start
             )
+
+    def _match(self, scope: Scope) -> BaseRoute | None:
+        """The route a request was meant for, when a middleware answered before routing (the
+        body limit's 413) or routing found none (404, 405)."""
+        partial = None
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return route
+            if match is Match.PARTIAL and partial is None:
+                partial = route
+        return partial

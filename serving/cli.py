@@ -68,9 +68,11 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve models over HTTP: POST /v1/models/NAME/predict, GET /v1/models, /healthz, /metrics,
-    /docs."""
+    /docs (limits, auth and reloads: docs/serving.md)."""
     try:
         import fastapi  # noqa: F401
+        import fastapi_offline  # noqa: F401
+        import prometheus_client  # noqa: F401
         import uvicorn
     except ModuleNotFoundError as exc:
         raise InvalidInputError(

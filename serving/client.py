@@ -76,7 +76,8 @@ class Client:
 
     # ---- calls ----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        """``GET /healthz``."""
+        """``GET /healthz``: ``{"status": "ok"}``, and ``"models"`` (name -> version) when the
+        client has the token or the server has no auth."""
         return self._request("GET", "/healthz")
 
     def models(self) -> list[dict[str, Any]]:

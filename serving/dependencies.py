@@ -25,10 +25,12 @@ from costmodel.serving.predictor import Predictor
 __all__ = [
     "TOKEN_ENV",
     "TOKEN_FILE_ENV",
+    "Authorized",
     "ModelStore",
     "ServerSettings",
     "get_predictor",
     "get_store",
+    "is_authorized",
     "load_token",
     "require_token",
 ]
@@ -97,16 +99,24 @@ Store = Annotated[ModelStore, Depends(get_store)]
 _bearer = HTTPBearer(auto_error=False, description="Token from $COSTMODEL_TOKEN or a token file.")
 
 
-async def require_token(
+async def is_authorized(
     store: Store,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Reject the request with 401 unless auth is off or it carries the bearer token."""
+) -> bool:
+    """Whether auth is off or the request carries the bearer token."""
     expected = store.settings.token
     if expected is None:
-        return
+        return True
     given = credentials.credentials if credentials is not None else ""
-    if not secrets.compare_digest(given.encode(), expected.encode()):
+    return secrets.compare_digest(given.encode(), expected.encode())
+
+
+Authorized = Annotated[bool, Depends(is_authorized)]
+
+
+async def require_token(authorized: Authorized) -> None:
+    """Reject the request with 401 unless auth is off or it carries the bearer token."""
+    if not authorized:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="missing or wrong bearer token",

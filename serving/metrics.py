@@ -1,127 +1,115 @@
-"""Request metrics in the Prometheus text exposition format (0.0.4), without a client library.
+"""Request and model metrics for Prometheus, kept with :mod:`prometheus_client`.
 
-:class:`Metrics` keeps counters and a latency histogram per route template (``/v1/models/{name}/
-predict``, never the raw path, so label cardinality stays bounded) and renders them with
-:meth:`Metrics.render`. All methods are thread-safe.
+Each :class:`Metrics` owns its own :class:`~prometheus_client.CollectorRegistry` (one per app), so
+apps built side by side (tests, embedding) never share or clash on the global registry.
+
+Series (labels in brackets; routes are templates such as ``/v1/models/{name}/predict``, never raw
+paths, so label cardinality stays bounded):
+
+* ``costmodel_http_requests_total`` [method, route, status]
+* ``costmodel_http_errors_total`` [route, kind (client/server), status]: statuses >= 400
+* ``costmodel_http_request_duration_seconds`` [route]: histogram, :data:`LATENCY_BUCKETS`
+* ``costmodel_predicted_rows_total`` [model]
+* ``costmodel_model_reloads_total`` [model, result (ok/failed)]: reload attempts
+* ``costmodel_model_reload_failing`` [model]: 1 while the model's source fails to load
+* ``costmodel_model_info`` [model, version]: the version each model serves
+
+All methods are thread-safe (prometheus_client's metrics are).
 """
 
 from __future__ import annotations
 
-import bisect
-import threading
-from collections import defaultdict
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    generate_latest,
+)
 
 __all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "Metrics"]
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Content type of :meth:`Metrics.render` (the Prometheus text format).
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: Upper bounds (seconds) of the latency histogram buckets.
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
 )  # fmt: skip
 
-Labels = tuple[tuple[str, str], ...]
-
-
-def _labels(pairs: Labels) -> str:
-    if not pairs:
-        return ""
-    body = ",".join(_pair(k, v) for k, v in pairs)
-    return "{" + body + "}"
-
-
-def _pair(key: str, value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'{key}="{escaped}"'
-
-
-class _Histogram:
-    __slots__ = ("buckets", "count", "total")
-
-    def __init__(self) -> None:
-        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.count = 0
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        self.buckets[bisect.bisect_left(LATENCY_BUCKETS, value)] += 1
-        self.count += 1
-        self.total += value
-
 
 class Metrics:
-    """Counters and histograms for the HTTP service."""
+    """Counters, gauges and a latency histogram for the HTTP service, in their own registry.
+
+    Attributes:
+        registry: The :class:`~prometheus_client.CollectorRegistry` holding them.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: dict[Labels, int] = defaultdict(int)
-        self._errors: dict[Labels, int] = defaultdict(int)
-        self._latency: dict[Labels, _Histogram] = defaultdict(_Histogram)
-        self._rows: dict[Labels, int] = defaultdict(int)
-        self._reloads: dict[Labels, int] = defaultdict(int)
-        self._models: dict[str, str] = {}
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self._requests = Counter(
+            "costmodel_http_requests",
+            "HTTP requests served.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self._errors = Counter(
+            "costmodel_http_errors",
+            "HTTP responses with status >= 400 (kind: client or server).",
+            ["route", "kind", "status"],
+            registry=registry,
+        )
+        self._latency = Histogram(
+            "costmodel_http_request_duration_seconds",
+            "Request latency in seconds.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self._rows = Counter(
+            "costmodel_predicted_rows", "Rows predicted per model.", ["model"], registry=registry
+        )
+        self._reloads = Counter(
+            "costmodel_model_reloads", "Model reload attempts.", ["model", "result"],
+            registry=registry,
+        )  # fmt: skip
+        self._failing = Gauge(
+            "costmodel_model_reload_failing",
+            "1 while the model's source fails to load (the old version keeps serving).",
+            ["model"],
+            registry=registry,
+        )
+        self._models = Info(
+            "costmodel_model", "Version served per model.", ["model"], registry=registry
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request and its latency; 4xx and 5xx also count as errors."""
-        with self._lock:
-            self._requests[(("method", method), ("route", route), ("status", str(status)))] += 1
-            self._latency[(("route", route),)].observe(seconds)
-            if status >= 400:
-                kind = "client" if status < 500 else "server"
-                self._errors[(("route", route), ("kind", kind), ("status", str(status)))] += 1
+        self._requests.labels(method, route, str(status)).inc()
+        self._latency.labels(route).observe(seconds)
+        if status >= 400:
+            kind = "client" if status < 500 else "server"
+            self._errors.labels(route, kind, str(status)).inc()
 
     def observe_rows(self, model: str, rows: int) -> None:
         """Count rows predicted by ``model``."""
-        with self._lock:
-            self._rows[(("model", model),)] += rows
+        self._rows.labels(model).inc(rows)
 
     def observe_reload(self, model: str, ok: bool) -> None:
-        """Count a reload attempt of ``model``."""
-        with self._lock:
-            self._reloads[(("model", model), ("result", "ok" if ok else "failed"))] += 1
+        """Count a reload attempt of ``model``; a failed one marks it failing until one works."""
+        self._reloads.labels(model, "ok" if ok else "failed").inc()
+        self._failing.labels(model).set(0 if ok else 1)
+
+    def clear_failing(self, model: str) -> None:
+        """Mark ``model``'s source as loading again (it went back to the served version)."""
+        self._failing.labels(model).set(0)
 
     def set_model_version(self, model: str, version: str) -> None:
         """Record the version ``model`` currently serves (``costmodel_model_info``)."""
-        with self._lock:
-            self._models[model] = version
+        self._models.labels(model).info({"version": version})
 
-    def render(self) -> str:
-        """The metrics as Prometheus text."""
-        lines: list[str] = []
-        with self._lock:
-            self._counter(
-                lines, "costmodel_http_requests_total", "HTTP requests served.", self._requests
-            )
-            self._counter(
-                lines,
-                "costmodel_http_errors_total",
-                "HTTP responses with status >= 400 (kind: client or server).",
-                self._errors,
-            )
-            name = "costmodel_http_request_duration_seconds"
-            lines += [f"# HELP {name} Request latency in seconds.", f"# TYPE {name} histogram"]
-            for labels, hist in sorted(self._latency.items()):
-                cumulative = 0
-                bounds = (*LATENCY_BUCKETS, float("inf"))
-                for bound, count in zip(bounds, hist.buckets, strict=True):
-                    cumulative += count
-                    le = "+Inf" if bound == float("inf") else repr(bound)
-                    lines.append(f"{name}_bucket{_labels((*labels, ('le', le)))} {cumulative}")
-                lines.append(f"{name}_sum{_labels(labels)} {hist.total!r}")
-                lines.append(f"{name}_count{_labels(labels)} {hist.count}")
-            self._counter(
-                lines, "costmodel_predicted_rows_total", "Rows predicted per model.", self._rows
-            )
-            self._counter(
-                lines, "costmodel_model_reloads_total", "Model reload attempts.", self._reloads
-            )
-            name = "costmodel_model_info"
-            lines += [f"# HELP {name} Version served per model.", f"# TYPE {name} gauge"]
-            for model, version in sorted(self._models.items()):
-                lines.append(f"{name}{_labels((('model', model), ('version', version)))} 1")
-        return "\n".join(lines) + "\n"
-
-    @staticmethod
-    def _counter(lines: list[str], name: str, help_text: str, values: dict[Labels, int]) -> None:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
-        for labels, value in sorted(values.items()):
-            lines.append(f"{name}{_labels(labels)} {value}")
+    def render(self) -> bytes:
+        """The metrics in the Prometheus text format (:data:`CONTENT_TYPE`)."""
+        return generate_latest(self.registry)

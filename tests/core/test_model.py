@@ -60,6 +60,24 @@ def test_predict_columns_and_interval_order(fitted, ps3):
         assert (out[f"{t}_lower"] >= 0).all()
 
 
+def test_a_target_asked_many_times_is_predicted_once_in_first_order(fitted, ps3, monkeypatch):
+    calls = []
+    for name, regressor in fitted.regressors_.items():
+        predict = regressor.predict_with_interval
+
+        def counted(X, *, coverage, _predict=predict, _name=name):
+            calls.append(_name)
+            return _predict(X, coverage=coverage)
+
+        monkeypatch.setattr(regressor, "predict_with_interval", counted)
+    rows = _inputs(fitted, ps3.frame.head(2))
+    columns = fitted.predict_columns(rows, targets=["power_w", "runtime_ms"] * 5_000)
+    assert calls == ["power_w", "runtime_ms"]
+    assert list(columns) == [
+        f"{t}_{s}" for t in ("power_w", "runtime_ms") for s in ("mean", "lower", "upper")
+    ]
+
+
 def test_wider_coverage_gives_wider_intervals(fitted, ps3):
     narrow = fitted.predict(ps3.frame.head(50), coverage=0.5)
     wide = fitted.predict(ps3.frame.head(50), coverage=0.95)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from costmodel import CostModel
 from costmodel.datasets import load as load_dataset
@@ -58,6 +59,21 @@ def records(ps3, fitted) -> list[dict]:
 def model_dir(tmp_path: Path, fitted: CostModel) -> Path:
     """A fresh saved copy of the model (tests may replace it)."""
     return fitted.save(tmp_path / "gemm")
+
+
+def _metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` with (at least) ``labels`` in Prometheus text, or None."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                return sample.value
+    return None
+
+
+@pytest.fixture(scope="session")
+def metric() -> Callable[..., float | None]:
+    """``metric(text, name, **labels)``: a sample's value in Prometheus text (None if absent)."""
+    return _metric
 
 
 @dataclass

@@ -14,6 +14,7 @@ from costmodel.exceptions import InvalidInputError, UnknownTargetError
 from costmodel.serving import Client, ServiceError
 
 TOKEN = "test-token-not-a-secret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _post(server, path, body, token=TOKEN, **kwargs):
@@ -34,7 +35,7 @@ def server(start_server_module, tmp_path_factory, fitted):
     )  # fmt: skip
 
 
-def test_predict_auth_errors_and_metrics(server, records, fitted):
+def test_predict_auth_errors_and_metrics(server, records, fitted, metric):
     response = _post(server, "/v1/models/gemm/predict", {"records": records[:3]})
     assert response.status_code == 200
     body = response.json()
@@ -51,8 +52,10 @@ def test_predict_auth_errors_and_metrics(server, records, fitted):
     wrong = _post(server, "/v1/models/gemm/predict", {"records": records}, token="nope")
     assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
     assert httpx.get(server.url + "/v1/models").status_code == 401
-    assert httpx.get(server.url + "/healthz").json()["models"]["gemm"]
-    listed = httpx.get(server.url + "/v1/models", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}  # no names without it
+    assert httpx.get(server.url + "/healthz", headers=AUTH).json()["models"]["gemm"]
+    assert httpx.get(server.url + "/metrics").status_code == 401
+    listed = httpx.get(server.url + "/v1/models", headers=AUTH)
     assert listed.status_code == 200 and listed.json()["models"][0]["name"] == "gemm"
 
     # unknown model -> 404 naming the served ones
@@ -93,29 +96,37 @@ def test_predict_auth_errors_and_metrics(server, records, fitted):
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
     )
     assert garbage.status_code == 422
+    unauthorized_garbage = httpx.post(
+        server.url + "/v1/models/gemm/predict",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert unauthorized_garbage.status_code == 401  # auth before the body
 
     # still alive, and /metrics counted all of it
     assert httpx.get(server.url + "/healthz").status_code == 200
-    text = httpx.get(server.url + "/metrics").text
-    route = 'route="/v1/models/{name}/predict"'
-    assert f'costmodel_http_requests_total{{method="POST",{route},status="200"}} 1' in text
-    assert f'costmodel_http_errors_total{{{route},kind="client",status="401"}} 2' in text
-    assert f'costmodel_http_errors_total{{{route},kind="client",status="404"}} 1' in text
-    assert 'costmodel_http_errors_total{route="unmatched",kind="client",status="413"} 1' in text
-    assert "costmodel_http_request_duration_seconds_bucket{" in text
-    assert 'costmodel_predicted_rows_total{model="gemm"} 3' in text
-    assert 'kind="server"' not in text
+    text = httpx.get(server.url + "/metrics", headers=AUTH).text
+    route = "/v1/models/{name}/predict"
+    requests, errors = "costmodel_http_requests_total", "costmodel_http_errors_total"
+    assert metric(text, requests, method="POST", route=route, status="200") == 1
+    assert metric(text, errors, route=route, kind="client", status="401") == 3
+    assert metric(text, errors, route=route, kind="client", status="404") == 1
+    assert metric(text, errors, route=route, kind="client", status="413") == 2
+    assert metric(text, errors, route="unmatched") is None
+    assert metric(text, "costmodel_http_request_duration_seconds_count", route=route) >= 10
+    assert metric(text, "costmodel_predicted_rows_total", model="gemm") == 3
+    assert metric(text, errors, kind="server") is None
 
 
-def test_reload_after_model_dir_replaced(start_server, model_dir, other_model, records):
+def test_reload_after_model_dir_replaced(start_server, model_dir, other_model, records, metric):
     server = start_server(
         "--model", f"gemm={model_dir}", "--reload-interval", "0.2", env={"COSTMODEL_TOKEN": TOKEN}
     )
-    before = httpx.get(server.url + "/healthz").json()["models"]["gemm"]
+    before = httpx.get(server.url + "/healthz", headers=AUTH).json()["models"]["gemm"]
     other_model.save(model_dir)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if httpx.get(server.url + "/healthz").json()["models"]["gemm"] != before:
+        if httpx.get(server.url + "/healthz", headers=AUTH).json()["models"]["gemm"] != before:
             break
         time.sleep(0.1)
     else:
@@ -126,10 +137,8 @@ def test_reload_after_model_dir_replaced(start_server, model_dir, other_model, r
         server.url + "/v1/models", headers={"Authorization": f"Bearer {TOKEN}"}
     ).json()["models"]
     assert models[0]["regressors"] == {"runtime_ms": "random_forest"}
-    assert (
-        'costmodel_model_reloads_total{model="gemm",result="ok"} 1'
-        in httpx.get(server.url + "/metrics").text
-    )
+    text = httpx.get(server.url + "/metrics", headers=AUTH).text
+    assert metric(text, "costmodel_model_reloads_total", model="gemm", result="ok") == 1
 
 
 def test_client_matches_in_process(server, fitted, ps3, records):
