@@ -138,7 +138,7 @@ def score_piece(
             coverage=settings.coverage,
             strict=settings.strict,
         )
-        scored.bad[:0] = sorted(bad, key=lambda b: b.line or 0)
+        scored.bad = sorted([*bad, *scored.bad], key=lambda b: b.line or 0)  # in line order
         yield scored, chunk.table.num_rows + len(chunk.bad), stats.get("lines", 0)
 
 
