@@ -10,6 +10,7 @@ its own row malformed (``conform`` decodes binary columns value by value).
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def _read_header(path: Path, sep: str) -> list[str]:
             raw.seek(0)
             with gzip.GzipFile(fileobj=raw) if gzipped else raw as handle:
                 data = handle.readline(MAX_LINE_BYTES + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise InvalidInputError(f"unreadable file ({exc})", file=str(path)) from exc
     if len(data) > MAX_LINE_BYTES:
         raise InvalidInputError(
@@ -108,7 +109,7 @@ def read_csv(
                 want = min(want, stop - raw.tell())
             try:
                 data = stream.read(want) if want > 0 else b""
-            except (OSError, EOFError) as exc:  # a corrupt or truncated .gz
+            except (OSError, EOFError, zlib.error) as exc:  # a corrupt or truncated .gz
                 raise InvalidInputError(
                     f"unreadable file after line {line} ({exc})", file=piece.path
                 ) from exc

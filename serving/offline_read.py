@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,7 +133,7 @@ def detect_format(path: Path) -> str:
             with gzip.GzipFile(fileobj=raw) if gzipped else raw as handle:
                 # sniffing only: a bad byte here is the reader's business (a malformed line)
                 head = handle.read(_HEAD_BYTES).decode("utf-8", errors="replace")
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise InvalidInputError(f"unreadable file ({exc})", file=str(path)) from exc
     first_line = head.lstrip().split("\n", 1)[0]
     if "CSV Results:" in head or first_line.startswith("Problem,Provider,OperationKind"):

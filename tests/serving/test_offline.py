@@ -494,3 +494,19 @@ def test_cli_non_utf8_line_is_one_line_or_skipped_and_reported(gemm_model, rows,
     assert skipped.exit_code == 0, skipped.output
     assert "skipped " in skipped.output and "log.csv:10: column 'device'" in skipped.output
     assert len(pd.read_parquet(tmp_path / "b.parquet")) == 39
+
+
+def test_a_truncated_gzip_log_is_one_clear_error_or_a_skipped_file(gemm_model, rows, tmp_path):
+    import gzip
+
+    model, _ = gemm_model
+    packed = gzip.compress(rows.to_csv(index=False).encode())
+    log = tmp_path / "log.csv.gz"
+    log.write_bytes(packed[: len(packed) // 2])
+    out = tmp_path / "o.parquet"
+    with pytest.raises(InvalidInputError, match=r"log\.csv\.gz: unreadable file after line"):
+        predict_logs([log], model, out)
+    rows.to_csv(tmp_path / "good.csv", index=False)
+    result = predict_logs([tmp_path / "good.csv", log], model, out, skip_bad=True)
+    assert [b.file for b in result.skipped_files] == [str(log)]
+    assert result.rows_written == len(rows)
