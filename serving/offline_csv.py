@@ -10,9 +10,11 @@ its own row malformed (``conform`` decodes binary columns value by value).
 from __future__ import annotations
 
 import io
+import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -174,100 +176,165 @@ def _parse_block(
     """Parse whole CSV lines; return the rows with their line offsets and the malformed lines.
 
     ``overlong`` are lines already dropped while streaming (too long to hold); lines in
-    ``block`` longer than :data:`MAX_LINE_BYTES` are blanked and reported the same way.
+    ``block`` longer than :data:`MAX_LINE_BYTES` are blanked and reported the same way. Every
+    row maps to its own line: if pyarrow cannot parse the block, or its rows do not match the
+    lines one to one (a stray quote swallowing the lines after it), the block is read again
+    without quoting; if that still fails the block is an error naming its lines, never rows
+    silently lost.
     """
-    buffer, starts, ends = _line_bounds(block)
+    import pyarrow as pa
+
     bad: list[BadRow] = list(overlong or [])
-    long_lines = np.flatnonzero(ends - starts > MAX_LINE_BYTES)
-    if len(long_lines):  # blank them (the line ends stay, so line numbers do too)
-        edited = bytearray(block)
-        for index in long_lines[::-1]:
-            edited[starts[index] : ends[index]] = b""
-            bad.append(BadRow(file, line + int(index), _too_long()))
-        block = bytes(edited)
-        buffer, starts, ends = _line_bounds(block)
-    # Offsets of the non-empty lines (pyarrow skips empty ones), then drop the malformed ones.
+    _, starts, ends = _line_bounds(block)
+    too_long = np.flatnonzero(ends - starts > MAX_LINE_BYTES)
+    bad += [BadRow(file, line + int(i), _too_long()) for i in too_long]
+    block = _blank(block, starts, ends, too_long)
+    problem = "its rows do not match its lines"
+    for quoting in (True, False):
+        # pyarrow cannot report a malformed line that is not UTF-8 (it fails decoding its text
+        # for the handler), so such lines are found and reported first.
+        broken = _broken_utf8_lines(block, len(header), sep, quoting=quoting)
+        bad += [BadRow(file, line + i, reason) for i, reason in broken]
+        _, starts, ends = _line_bounds(block)
+        block = _blank(block, starts, ends, [i for i, _ in broken])
+        try:
+            table, invalid = _read_table(block, header, keep, sep, pcsv, quoting=quoting)
+        except pa.ArrowInvalid as exc:
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else "unparsable"
+            continue
+        rows, wrong = _match_lines(block, invalid, len(header), sep, line, file)
+        if len(rows) == table.num_rows:
+            bad += wrong
+            bad.sort(key=lambda b: b.line or 0)
+            return Chunk(table, line + rows.astype(np.int64), bad)
+    last = line + block.count(b"\n")
+    raise InvalidInputError(
+        f"unparsable CSV in lines {line}-{last} ({problem})", file=file, line=line
+    )
+
+
+def _blank(block: bytes, starts: np.ndarray, ends: np.ndarray, lines: Sequence[int]) -> bytes:
+    """``block`` with the content of ``lines`` removed (their line ends kept, so the line
+    numbers of the others stay)."""
+    if not len(lines):
+        return block
+    edited = bytearray(block)
+    for index in sorted(lines, reverse=True):
+        edited[starts[index] : ends[index]] = b""
+    return bytes(edited)
+
+
+def _broken_utf8_lines(
+    block: bytes, fields: int, sep: str, *, quoting: bool
+) -> list[tuple[int, str]]:
+    """Lines that are not valid UTF-8 and have the wrong number of fields, with the reason
+    (fields counted as pyarrow will: with or without ``quoting``)."""
+    try:
+        block.decode("utf-8")  # the usual case: one fast check for the whole block
+        return []
+    except UnicodeDecodeError:
+        pass
+    import csv
+
+    found = []
+    for index, text in enumerate(block.split(b"\n")):
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError:
+            content = text.rstrip(b"\r").decode("utf-8", errors="replace")
+            if quoting:
+                count = len(next(csv.reader([content], delimiter=sep), []))
+            else:
+                count = content.count(sep) + 1
+            if count != fields:
+                found.append((index, f"expected {fields} fields as in the header, found {count}"))
+    return found
+
+
+def _match_lines(
+    block: bytes, invalid: list[bytes], fields: int, sep: str, line: int, file: str
+) -> tuple[np.ndarray, list[BadRow]]:
+    """Offsets of the lines that became rows (pyarrow skips empty lines and ``invalid`` ones,
+    whose text is matched in order), and the invalid lines as bad rows."""
+    buffer, starts, ends = _line_bounds(block)
     length = ends - starts
     has_cr = length > 0
     has_cr[has_cr] = buffer[ends[has_cr] - 1] == 13
     nonempty = np.flatnonzero(length - has_cr > 0)
-    invalid: list[str] = []
-    table = _read_table(block, header, keep, sep, line, file, pcsv, invalid)
+    bad: list[BadRow] = []
     if invalid:
         dropped = np.zeros(len(nonempty), dtype=bool)
         position = 0
-        for text in invalid:
-            target = text.encode()
+        for target in invalid:
             while position < len(nonempty):
                 index = nonempty[position]
                 position += 1
-                content = block[starts[index] : ends[index]].rstrip(b"\r")
-                if content == target:
+                if block[starts[index] : ends[index]].rstrip(b"\r") == target:
                     dropped[position - 1] = True
-                    fields = len(text.split(sep))
-                    bad.append(
-                        BadRow(
-                            file,
-                            line + int(index),
-                            f"expected {len(header)} fields as in the header, found {fields}",
-                        )
-                    )
+                    found = target.count(sep.encode()) + 1
+                    reason = f"expected {fields} fields as in the header, found {found}"
+                    bad.append(BadRow(file, line + int(index), reason))
                     break
         nonempty = nonempty[~dropped]
-    if len(nonempty) != table.num_rows:  # quoted newlines: fall back to row order
-        nonempty = np.arange(table.num_rows)
-    bad.sort(key=lambda b: b.line or 0)
-    return Chunk(table, line + nonempty.astype(np.int64), bad)
+    return nonempty, bad
 
 
 def _read_table(
+    block: bytes, header: list[str], keep: list[str], sep: str, pcsv: object, *, quoting: bool
+) -> tuple[object, list[bytes]]:
+    """pyarrow's parse of whole lines, and the text of the lines it found malformed.
+
+    One pyarrow block spans the whole of ``block``, so column types are inferred from all its
+    lines (no "straddling object", no type clash between pyarrow's own blocks); text that is
+    not valid UTF-8 comes back as a binary column (decoded per value by ``conform``). Without
+    ``quoting``, quote characters are plain text and every column is read as binary.
+    """
+
+    invalid: list[bytes] = []
+
+    def on_invalid(row: object) -> str:
+        invalid.append(row.text.encode())  # type: ignore[attr-defined]
+        return "skip"
+
+    # A malformed "row" that is not UTF-8 (a stray quote joins lines) fails in pyarrow before
+    # the handler is called: the read then raises ArrowInvalid (the caller retries without
+    # quoting), and the failed call must not be reported on stderr as "Exception ignored".
+    previous = sys.unraisablehook
+
+    def quiet(unraisable: Any) -> None:
+        if unraisable.object is not on_invalid:
+            previous(unraisable)
+
+    sys.unraisablehook = quiet
+    try:
+        table = _read(block, header, keep, sep, pcsv, quoting, on_invalid)
+    finally:
+        sys.unraisablehook = previous
+    return table, invalid
+
+
+def _read(
     block: bytes,
     header: list[str],
     keep: list[str],
     sep: str,
-    line: int,
-    file: str,
     pcsv: object,
-    invalid: list[str],
+    quoting: bool,
+    on_invalid: Callable[[object], str],
 ) -> object:
-    """pyarrow's parse of whole lines, malformed lines' text appended to ``invalid``.
-
-    One pyarrow block spans the whole of ``block``, so column types are inferred from all its
-    lines (no "straddling object", no type clash between pyarrow's own blocks); text that is
-    not valid UTF-8 comes back as a binary column (decoded per value by ``conform``). Should
-    pyarrow still fail, the block is read again with every column as binary.
-    """
-
-    def on_invalid(row: object) -> str:
-        invalid.append(row.text)  # type: ignore[attr-defined]
-        return "skip"
-
-    def read(types: dict[str, object] | None) -> object:
-        invalid.clear()
-        return pcsv.read_csv(  # type: ignore[attr-defined]
-            io.BytesIO(block),
-            read_options=pcsv.ReadOptions(  # type: ignore[attr-defined]
-                column_names=header, block_size=max(len(block) + 1, 1 << 16)
-            ),
-            parse_options=pcsv.ParseOptions(  # type: ignore[attr-defined]
-                delimiter=sep, invalid_row_handler=on_invalid
-            ),
-            convert_options=pcsv.ConvertOptions(  # type: ignore[attr-defined]
-                include_columns=keep, strings_can_be_null=True, column_types=types
-            ),
-        )
-
     import pyarrow as pa
 
-    try:
-        return read(None)
-    except pa.ArrowInvalid:
-        pass
-    try:
-        return read({name: pa.binary() for name in keep})
-    except pa.ArrowInvalid as exc:
-        last = line + block.count(b"\n")
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unparsable"
-        raise InvalidInputError(
-            f"unparsable CSV in lines {line}-{last} ({reason})", file=file, line=line
-        ) from exc
+    return pcsv.read_csv(  # type: ignore[attr-defined]
+        io.BytesIO(block),
+        read_options=pcsv.ReadOptions(  # type: ignore[attr-defined]
+            column_names=header, block_size=max(len(block) + 1, 1 << 16)
+        ),
+        parse_options=pcsv.ParseOptions(  # type: ignore[attr-defined]
+            delimiter=sep, invalid_row_handler=on_invalid, quote_char='"' if quoting else False
+        ),
+        convert_options=pcsv.ConvertOptions(  # type: ignore[attr-defined]
+            include_columns=keep,
+            strings_can_be_null=True,
+            column_types=None if quoting else {name: pa.binary() for name in keep},
+        ),
+    )

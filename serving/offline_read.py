@@ -312,15 +312,17 @@ def conform(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, np.ndarray, d
         text = values.astype(str).str.strip()
         wrong = numbers.isna() & values.notna() & (text != "")
         expected = "a number"
+        outside = pd.Series(False, index=numbers.index)
         if pa.types.is_integer(target.type):
-            wrong |= numbers.notna() & (numbers != np.round(numbers))
-        if pa.types.is_integer(target.type):  # inf, 1e30, 30-digit integers: out of range
-            wrong |= numbers.notna() & ~(numbers.abs() < _INT64_LIMIT)
-            expected = "an integer in the int64 range"
+            expected = "an integer"
+            # inf, 1e30, 30-digit integers: no int64 holds them (inf == round(inf), so test both)
+            outside = numbers.notna() & ~(numbers.abs() < _INT64_LIMIT)
+            wrong |= outside | (numbers.notna() & (numbers != np.round(numbers)))
         for position in np.flatnonzero(wrong.to_numpy()):
+            what = "in the int64 range" if outside.iloc[position] else expected
             reasons.setdefault(
                 int(position),
-                f"column {target.name!r}: {_shorten(values.iloc[position])} is not {expected}",
+                f"column {target.name!r}: {_shorten(values.iloc[position])} is not {what}",
             )
         bad |= wrong.to_numpy()
         numbers[wrong] = np.nan

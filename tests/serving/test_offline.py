@@ -392,7 +392,9 @@ def test_inf_and_30_digit_integers_after_the_first_chunk_are_bad_rows(gemm_model
     log = tmp_path / "log.csv"
     log.write_bytes(b"\n".join(lines) + b"\n")
     out = tmp_path / "scored.parquet"
-    with pytest.raises(InvalidInputError, match=r"log.csv:11001: .*column 'm': inf is not an"):
+    with pytest.raises(
+        InvalidInputError, match=r"log.csv:11001: .*column 'm': inf is not in the int64 range"
+    ):
         predict_logs([log], model, out)
     result = predict_logs([log], model, out, skip_bad=True)
     assert [b.line for b in result.bad_examples] == [11_001, 11_501]
@@ -510,3 +512,33 @@ def test_a_truncated_gzip_log_is_one_clear_error_or_a_skipped_file(gemm_model, r
     result = predict_logs([tmp_path / "good.csv", log], model, out, skip_bad=True)
     assert [b.file for b in result.skipped_files] == [str(log)]
     assert result.rows_written == len(rows)
+
+
+def test_a_stray_quote_never_swallows_the_lines_after_it(gemm_model, rows, tmp_path):
+    """Found while fixing issue 14: pyarrow read `"192,...` as a quoted value running to the
+    end of the file, and 885 rows vanished without a word."""
+    model, _ = gemm_model
+    lines = _lines(rows)
+    lines[100] = b'"' + lines[100]  # line 101
+    log = tmp_path / "log.csv"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "o.parquet"
+    with pytest.raises(InvalidInputError, match=r"log\.csv:101: malformed row: column 'm'"):
+        predict_logs([log], model, out)
+    result = predict_logs([log], model, out, skip_bad=True)
+    assert result.rows_read == len(rows) and [b.line for b in result.bad_examples] == [101]
+    _same_predictions(pd.read_parquet(out), model, rows.drop(index=[99]))
+
+
+def test_a_malformed_line_that_is_not_utf8_is_a_bad_row(gemm_model, rows, tmp_path):
+    """pyarrow cannot report such a line (its handler gets no text): the block used to fail."""
+    model, _ = gemm_model
+    lines = _lines(rows.head(60))
+    lines[20] = lines[20] + b",extra\xff"  # line 21: 9 fields, invalid UTF-8
+    log = tmp_path / "log.csv"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    result = predict_logs([log], model, tmp_path / "o.parquet", skip_bad=True)
+    assert [str(b).split(": ", 1)[1] for b in result.bad_examples] == [
+        "expected 8 fields as in the header, found 9"
+    ]
+    assert result.bad_examples[0].line == 21 and result.rows_written == 59
