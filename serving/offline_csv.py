@@ -189,6 +189,9 @@ def _parse_block(
     too_long = np.flatnonzero(ends - starts > MAX_LINE_BYTES)
     bad += [BadRow(file, line + int(i), _too_long()) for i in too_long]
     block = _blank(block, starts, ends, too_long)
+    if not block.strip():  # only overlong lines were left
+        empty = pa.table({name: pa.nulls(0) for name in keep})
+        return Chunk(empty, np.zeros(0, dtype=np.int64), sorted(bad, key=lambda b: b.line or 0))
     problem = "its rows do not match its lines"
     for quoting in (True, False):
         # pyarrow cannot report a malformed line that is not UTF-8 (it fails decoding its text

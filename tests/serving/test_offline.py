@@ -542,3 +542,13 @@ def test_a_malformed_line_that_is_not_utf8_is_a_bad_row(gemm_model, rows, tmp_pa
         "expected 8 fields as in the header, found 9"
     ]
     assert result.bad_examples[0].line == 21 and result.rows_written == 59
+
+
+def test_an_overlong_last_line_without_a_line_end(gemm_model, rows, tmp_path, monkeypatch):
+    model, _ = gemm_model
+    monkeypatch.setattr("costmodel.serving.offline_csv.MAX_LINE_BYTES", 100_000)
+    lines = _lines(rows.head(20))
+    log = tmp_path / "log.csv"
+    log.write_bytes(b"\n".join(lines) + b"\n" + b"9" * 500_000)  # line 22, never ended
+    result = predict_logs([log], model, tmp_path / "o.parquet", skip_bad=True, chunk_rows=10)
+    assert [b.line for b in result.bad_examples] == [22] and result.rows_written == 20
