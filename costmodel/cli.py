@@ -24,8 +24,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # "log.csv:100:" must not print as an emoji
+err_console = Console(stderr=True, emoji=False)
 
 
 def fail(exc: CostModelError) -> typer.Exit:

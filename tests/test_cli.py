@@ -234,3 +234,12 @@ def test_info_on_a_tampered_payload_is_one_line(trained, tmp_path, capsys):
     (copy / "meta.json").write_text(json.dumps(meta))
     assert main(["info", str(copy)]) == 2
     assert npy.name in _one_line_error(capsys)
+
+
+def test_line_100_is_not_printed_as_an_emoji(capsys):
+    """Found by the predict-logs fuzz: rich turned "log.csv:100:" into "log.csv💯"."""
+    from costmodel.cli import fail
+    from costmodel.exceptions import InvalidInputError
+
+    assert fail(InvalidInputError("bad row", file="log.csv", line=100)).exit_code == 2
+    assert "log.csv:100: bad row" in capsys.readouterr().err

@@ -29,8 +29,8 @@ __all__ = [
     "search_command",
 ]
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # "log.csv:100:" must not print as an emoji
+err_console = Console(stderr=True, emoji=False)
 
 
 def check_outputs(
