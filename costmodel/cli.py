@@ -132,13 +132,15 @@ def train(
     report: Annotated[Path | None, typer.Option(help="Write evaluation JSON here.")] = None,
 ) -> None:
     """Evaluate on held-out rows, then fit on all valid rows and save the model."""
-    from costmodel.atomic import atomic_write
+    from costmodel.atomic import atomic_write, check_destination
     from costmodel.model import CostModel
-    from costmodel.training.cli import check_outputs
+    from costmodel.persistence import check_model_destination
     from costmodel.training.data import resolve_dataset
     from costmodel.training.evaluation import cross_validate, split_group_column
 
-    check_outputs(out, summary=report)  # before the work, not after it
+    check_model_destination(out)  # before the work, not after it
+    if report is not None:
+        check_destination(report, inputs=[data])
     dataset = resolve_dataset(data, targets=target or ())
     targets = list(target or dataset.targets)
     regressor_params = parse_params(param)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from costmodel.atomic import AtomicTarget
+from costmodel.atomic import AtomicTarget, check_destination
 from costmodel.exceptions import ModelFormatError
 
 __all__ = [
@@ -101,11 +101,10 @@ def check_model_destination(path: str | os.PathLike[str]) -> Path:
     ``path`` may be missing, an empty directory or a model directory (replaced whole).
 
     Raises:
-        ModelFormatError: ``path`` is a file, or a non-empty directory that is not a model.
+        InvalidInputError: ``path`` is a file, or its folder cannot be created or written.
+        ModelFormatError: ``path`` is a non-empty directory that is not a model.
     """
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise ModelFormatError(f"{target} is a file, not a model directory; not replacing it")
+    target = check_destination(path, directory=True)
     if target.is_dir() and not (target / META_FILE).exists() and any(target.iterdir()):
         raise ModelFormatError(
             f"{target} exists and is not a costmodel model directory; not replacing it"

@@ -46,7 +46,6 @@ def check_outputs(
     from costmodel.persistence import check_model_destination
 
     if out is not None:
-        check_destination(out, directory=True)
         check_model_destination(out)
     if report_dir is not None:
         check_destination(report_dir, directory=True)

@@ -13,7 +13,7 @@ import pytest
 import costmodel
 from costmodel import CostModel
 from costmodel.datasets import load as load_dataset
-from costmodel.exceptions import ModelFormatError
+from costmodel.exceptions import CostModelError, ModelFormatError
 from costmodel.persistence import check_model_destination
 
 
@@ -133,7 +133,7 @@ def test_save_refuses_a_file_or_a_foreign_directory(saved, tmp_path):
     model = costmodel.load(saved)
     file = tmp_path / "file"
     file.write_text("mine")
-    with pytest.raises(ModelFormatError, match="is a file"):
+    with pytest.raises(CostModelError, match="is a file; give a directory"):
         model.save(file)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
