@@ -35,7 +35,7 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from costmodel.conformal import SplitConformalCalibrator, check_coverage
-from costmodel.exceptions import InvalidInputError
+from costmodel.exceptions import InvalidInputError, ModelFormatError
 
 __all__ = ["MIN_TRAINING_ROWS", "CostRegressor"]
 
@@ -337,7 +337,13 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
         """Rebuild a fitted regressor from :meth:`save_payload` output."""
         regressor = cls(**params)
         regressor.model_, regressor.difficulty_model_ = regressor._load_model(directory, stem)
-        scores = np.load(directory / f"{stem}.calibration.npy", allow_pickle=False)
+        path = directory / f"{stem}.calibration.npy"
+        try:
+            scores = np.load(path, allow_pickle=False)
+        except Exception as exc:  # a corrupt header raises ValueError, SyntaxError, TokenError...
+            raise ModelFormatError(
+                f"{path}: not a readable .npy array ({type(exc).__name__}: {exc})"
+            ) from exc
         regressor.calibrator_ = SplitConformalCalibrator(scores)
         regressor.n_features_in_ = int(state["n_features_in"])
         regressor.sigma_floor_ = float(state["sigma_floor"])

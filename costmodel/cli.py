@@ -24,8 +24,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # "log.csv:100:" must not print as an emoji
+err_console = Console(stderr=True, emoji=False)
 
 
 def fail(exc: CostModelError) -> typer.Exit:
@@ -132,10 +132,15 @@ def train(
     report: Annotated[Path | None, typer.Option(help="Write evaluation JSON here.")] = None,
 ) -> None:
     """Evaluate on held-out rows, then fit on all valid rows and save the model."""
+    from costmodel.atomic import atomic_write, check_destination
     from costmodel.model import CostModel
+    from costmodel.persistence import check_model_destination
     from costmodel.training.data import resolve_dataset
     from costmodel.training.evaluation import cross_validate, split_group_column
 
+    check_model_destination(out)  # before the work, not after it
+    if report is not None:
+        check_destination(report, inputs=[data])
     dataset = resolve_dataset(data, targets=target or ())
     targets = list(target or dataset.targets)
     regressor_params = parse_params(param)
@@ -169,8 +174,6 @@ def train(
     model.save(out)
     console.print(f"saved model to [bold]{out}[/bold]")
     if report is not None:
-        from costmodel.dataset import atomic_write
-
         text = json.dumps({t: r.to_dict() for t, r in results.items()}, indent=2)
         atomic_write(report, lambda tmp: tmp.write_text(text))
 
@@ -183,10 +186,13 @@ def evaluate_command(
     report: Annotated[Path | None, typer.Option(help="Write evaluation JSON here.")] = None,
 ) -> None:
     """Score a saved model on every valid row of a dataset."""
+    from costmodel.atomic import atomic_write, check_destination
     from costmodel.model import load
     from costmodel.training.data import resolve_dataset
     from costmodel.training.evaluation import evaluate_model
 
+    if report is not None:
+        check_destination(report, inputs=[data, model_path])
     model = load(model_path)
     dataset = resolve_dataset(data, targets=model.target_names)
     results = evaluate_model(model, dataset, coverage=coverage)
@@ -197,8 +203,6 @@ def evaluate_command(
         )
     )
     if report is not None:
-        from costmodel.dataset import atomic_write
-
         text = json.dumps({t: r.to_dict() for t, r in results.items()}, indent=2)
         atomic_write(report, lambda tmp: tmp.write_text(text))
 
@@ -219,31 +223,23 @@ def predict(
     """Predict with intervals: writes the inputs plus <target>_mean/_lower/_upper columns."""
     import pandas as pd
 
-    from costmodel.dataset import atomic_write
+    from costmodel.atomic import atomic_write, check_destination
+    from costmodel.dataset import read_table_file
     from costmodel.exceptions import InvalidInputError
     from costmodel.model import load
 
+    if out.suffix not in {".csv", ".parquet"}:
+        raise InvalidInputError("output must end in .csv or .parquet", file=str(out))
+    check_destination(out, inputs=[inputs, model_path])
     model = load(model_path)
-    if not inputs.exists():
-        raise InvalidInputError("no such file", file=str(inputs))
-    if inputs.suffix == ".parquet":
-        frame = pd.read_parquet(inputs)
-    elif inputs.suffix == ".csv":
-        try:
-            frame = pd.read_csv(inputs)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise InvalidInputError(f"unreadable CSV ({exc})", file=str(inputs)) from exc
-    else:
-        raise InvalidInputError("expected a .csv or .parquet file", file=str(inputs))
+    frame = read_table_file(inputs)
     result = pd.concat(
         [frame, model.predict(frame, targets=target, coverage=coverage, strict=strict)], axis=1
     )
     if out.suffix == ".parquet":
         atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
-    elif out.suffix == ".csv":
-        atomic_write(out, lambda tmp: result.to_csv(tmp, index=False))
     else:
-        raise InvalidInputError("output must end in .csv or .parquet", file=str(out))
+        atomic_write(out, lambda tmp: result.to_csv(tmp, index=False))
     console.print(f"wrote {len(result)} predictions to [bold]{out}[/bold]")
 
 

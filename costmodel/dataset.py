@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,11 +12,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from costmodel.atomic import atomic_write
 from costmodel.card import CARD_METADATA_KEY, DatasetCard
 from costmodel.exceptions import InvalidInputError
 from costmodel.schema import input_columns, validate_frame
 
-__all__ = ["Dataset", "atomic_write", "read_parquet", "write_parquet"]
+__all__ = ["Dataset", "atomic_write", "read_parquet", "read_table_file", "write_parquet"]
 
 
 @dataclass(frozen=True)
@@ -60,29 +60,6 @@ class Dataset:
         """Read a Parquet file written by :meth:`to_parquet` (or any Parquet with a card)."""
         frame, card = read_parquet(path)
         return cls(frame, card)
-
-
-def atomic_write(
-    path: str | os.PathLike[str], write: Callable[[Path], object], *, suffix: str = ""
-) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
-
-    A crash leaves either the old file or the new one, never a half-written file under ``path``.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def write_parquet(
@@ -130,3 +107,35 @@ def read_parquet(
         except (json.JSONDecodeError, TypeError) as exc:
             raise InvalidInputError(f"unreadable dataset card ({exc})", file=str(path)) from exc
     return table.to_pandas(), card
+
+
+def read_table_file(path: str | os.PathLike[str], *, allow_empty: bool = False) -> pd.DataFrame:
+    """Read a ``.csv`` (``.csv.gz``) or ``.parquet`` table given on a command line.
+
+    Raises:
+        InvalidInputError: Naming the file: missing, another suffix, empty, unreadable or not
+            UTF-8, or (unless ``allow_empty``) holding no rows.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInputError("no such file", file=str(path))
+    if not path.is_file():
+        raise InvalidInputError("not a file; expected a .csv or .parquet file", file=str(path))
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        frame, _ = read_parquet(path)
+    elif name.endswith((".csv", ".csv.gz")):
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError as exc:
+            raise InvalidInputError(
+                "the file is empty (no header, no rows)", file=str(path)
+            ) from exc
+        except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InvalidInputError(f"unreadable CSV ({reason})", file=str(path)) from exc
+    else:
+        raise InvalidInputError("expected a .csv, .csv.gz or .parquet file", file=str(path))
+    if not allow_empty and frame.empty:
+        raise InvalidInputError("the file holds no rows", file=str(path))
+    return frame

@@ -25,7 +25,12 @@ from costmodel import registry
 from costmodel.card import DatasetCard, fingerprint
 from costmodel.conformal import check_coverage
 from costmodel.exceptions import InvalidInputError, ModelFormatError, UnknownTargetError
-from costmodel.persistence import library_versions, read_model_dir, write_model_dir
+from costmodel.persistence import (
+    check_payload_stem,
+    library_versions,
+    read_model_dir,
+    write_model_dir,
+)
 from costmodel.records import Columns
 from costmodel.schema import (
     DEVICE,
@@ -303,13 +308,14 @@ class CostModel(BaseEstimator):
             for target in order:
                 entry = meta["regressors"][target]
                 regressor_cls = registry.resolve("regressor", entry["kind"])
-                regressors[target] = regressor_cls.load_payload(
-                    entry["params"], entry["state"], directory, entry["stem"]
-                )
+                stem = check_payload_stem(directory, meta, entry["stem"])
+                regressors[target] = _load_payload(regressor_cls, entry, directory, stem)
         except (KeyError, TypeError, ValueError, OSError) as exc:
             if isinstance(exc, ModelFormatError):
                 raise
-            raise ModelFormatError(f"{directory}: cannot rebuild the model ({exc!r})") from exc
+            raise ModelFormatError(
+                f"{directory}: cannot rebuild the model ({_first_line(exc)})"
+            ) from exc
         model = cls(
             featurizer=featurizer,
             regressor=next(iter(regressors.values())),
@@ -370,6 +376,30 @@ def _group_labels(frame: pd.DataFrame, groups: Any) -> np.ndarray | None:
     if len(labels) != len(frame):
         raise InvalidInputError(f"groups has {len(labels)} labels for {len(frame)} rows")
     return labels
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception as one line (native libraries append stack traces to their messages)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".strip()
+
+
+def _load_payload(regressor_cls: Any, entry: dict[str, Any], directory: Path, stem: str) -> Any:
+    """One regressor's payload; any failure becomes a one-line ModelFormatError naming its files."""
+    from costmodel.exceptions import CostModelError
+
+    try:
+        return regressor_cls.load_payload(entry["params"], entry["state"], directory, stem)
+    except CostModelError:
+        raise
+    except Exception as exc:  # a corrupt native payload may raise anything its reader raises
+        state = entry["state"] if isinstance(entry["state"], dict) else {}
+        listed = state.get("files") if isinstance(state.get("files"), list) else []
+        names = sorted(n for n in listed if isinstance(n, str))
+        files = ", ".join(names) or f"{stem}.*"
+        raise ModelFormatError(
+            f"{directory}: unreadable payload {files} ({_first_line(exc)})"
+        ) from exc
 
 
 def load(uri: str | os.PathLike[str]) -> CostModel:

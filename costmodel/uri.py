@@ -14,11 +14,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from costmodel.atomic import AtomicTarget
 from costmodel.exceptions import CostModelError, ModelFormatError
 
 __all__ = [
@@ -141,8 +140,8 @@ def _download(client: Any, version: Any, registry: str, target: Path, text: str)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow.artifacts import download_artifacts
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".download-"))
+    staging = AtomicTarget(target, directory=True)  # removed on error and on SIGTERM
+    tmp = staging.tmp
     try:
         source = client.get_model_version_download_uri(version.name, version.version)
         download_artifacts(artifact_uri=source, dst_path=str(tmp), tracking_uri=registry)
@@ -161,7 +160,7 @@ def _download(client: Any, version: Any, registry: str, target: Path, text: str)
             f"{text}: cannot download version {version.version} ({exc})"
         ) from exc
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        staging.abort()
 
 
 class RegistrySource:

@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from costmodel.base import CostRegressor
+from costmodel.exceptions import ModelFormatError
 from costmodel.packed_trees import PackedTrees
 
 __all__ = ["COMPACT_PARAMS", "XGBCostRegressor"]
@@ -170,7 +171,8 @@ class XGBCostRegressor(CostRegressor):
         return xgb.train(params, dtrain, self.difficulty_estimators)
 
     def _difficulty(self, model: Any, difficulty_model: Any, X: np.ndarray) -> np.ndarray:
-        q = self._booster_predict(difficulty_model, X)
+        # (n, 2); XGBoost returns a flat array for zero rows
+        q = self._booster_predict(difficulty_model, X).reshape(X.shape[0], len(_QUANTILES))
         return np.abs(q[:, 1] - q[:, 0]).astype(np.float64) / 2.0
 
     def _save_model(
@@ -186,8 +188,14 @@ class XGBCostRegressor(CostRegressor):
     def _load_model(self, directory: Path, stem: str) -> tuple[Any, Any]:
         import xgboost as xgb
 
-        model = xgb.Booster(model_file=str(directory / f"{stem}.xgb.ubj"))
-        difficulty = None
-        if self.normalize:
-            difficulty = xgb.Booster(model_file=str(directory / f"{stem}.xgb-difficulty.ubj"))
+        def read(name: str) -> Any:
+            path = directory / name
+            try:
+                return xgb.Booster(model_file=str(path))
+            except xgb.core.XGBoostError as exc:  # the message ends in a C++ stack trace
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+                raise ModelFormatError(f"{path}: not a readable XGBoost model ({reason})") from exc
+
+        model = read(f"{stem}.xgb.ubj")
+        difficulty = read(f"{stem}.xgb-difficulty.ubj") if self.normalize else None
         return model, difficulty

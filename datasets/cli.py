@@ -27,7 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+console = Console(emoji=False)  # "log.csv:100:" must not print as an emoji
 
 
 def _say(text: str) -> None:

@@ -4,7 +4,10 @@ The table covers the GPUs in the bundled datasets and the machines the project m
 local CPU is described by :func:`local_cpu_spec`. Figures are the vendors' published peak numbers
 (boost clock, dense math, no sparsity); they feed roofline bounds and let a model carry what it
 learned on one device over to another. Look up a device by the name its tools print (NVML, ROCm,
-``/proc/cpuinfo``): :func:`find_device` ignores case, vendor prefixes and spacing.
+``/proc/cpuinfo``): :func:`find_device` ignores case, vendor prefixes and spacing, and looks
+in the table only, so a lookup gives the same answer on every host. The bundled CPU datasets
+were measured on a VM whose ``/proc/cpuinfo`` names only "AMD EPYC" (no model, no clock), so
+they have no row: their spec features are zeros with ``device_known = 0``, everywhere.
 
 The table is :data:`DEVICE_SPECS`. ``compute_units`` are SMs (NVIDIA) or CUs (AMD; one GCD for
 the MI250X, which is what a kernel sees). ``fp16_matrix_tflops`` is the dense tensor-core /
@@ -153,17 +156,13 @@ def _index() -> dict[str, DeviceSpec]:
 def find_device(name: str) -> DeviceSpec | None:
     """The spec of a device by the name its tools print, or ``None`` when not in the table.
 
-    The local CPU (its ``/proc/cpuinfo`` model name) is found too.
+    Only the table is searched, never the machine this runs on: features (and so a model's
+    predictions) are the same on every host. A CPU is found only when it has a row; the local
+    CPU's estimate is :func:`local_cpu_spec`, for collectors describing the machine they measure.
     """
     if not name:
         return None
-    spec = _index().get(normalize_device_name(name))
-    if spec is not None:
-        return spec
-    local = local_cpu_spec()
-    if normalize_device_name(name) == normalize_device_name(local.name):
-        return local
-    return None
+    return _index().get(normalize_device_name(name))
 
 
 def _cpuinfo() -> dict[str, str]:

@@ -19,7 +19,8 @@ Vector features (``output="vector"``; ``log2`` means ``log2(max(x, 1))``):
   excluded), so ``linalg.matmul`` gives ``2 m n k``; bytes = every operand once.
 * ``scf.for`` / ``affine.for`` nests: loop count, deepest nesting, ``log2`` iterations of the
   innermost bodies (constant bounds only) and the number of loops with unknown trip counts;
-* the main op's IREE ``lowering_config`` (``distribution``, ``vector_common_parallel``,
+* the main op's IREE ``lowering_config``, every tiling level it holds whatever its name or order
+  (``cache_parallel``, ``distribution``, ``vector_common_parallel``, ``vector_inner_parallel``,
   ``tile_sizes``, ... as found in training): the tile size per loop, the number of tiles,
   ``log2`` of the tile volume and the padding waste; the translation pipeline (one-hot);
 * counts of each op name (``op=linalg.matmul``, ``op=arith.mulf``, ...) and each element type of
@@ -316,12 +317,20 @@ def _parse_levels(attributes: str) -> dict[str, list[int]]:
             value = json.loads(text[begin : end + 1])
         except json.JSONDecodeError:
             continue
+        if _has_bool(value):  # flags (scalable_flags = [false, true]), not tile sizes
+            continue
         if value and all(isinstance(v, list) for v in value):
             for i, level in enumerate(value):
                 levels[f"{found.group(1)}.{i}"] = _flat_ints(level)
         else:
             levels[found.group(1)] = _flat_ints(value)
     return levels
+
+
+def _has_bool(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_has_bool(v) for v in value)
+    return isinstance(value, bool)
 
 
 def _flat_ints(value: Any) -> list[int]:

@@ -17,7 +17,6 @@ the same. Malformed rows stop the run with an error naming the file and line, un
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from costmodel.atomic import AtomicTarget, check_destination
 from costmodel.exceptions import CostModelError, InvalidInputError, UnknownTargetError
 from costmodel.serving.offline_read import (
     BadRow,
@@ -138,7 +138,7 @@ def score_piece(
             coverage=settings.coverage,
             strict=settings.strict,
         )
-        scored.bad[:0] = sorted(bad, key=lambda b: b.line or 0)
+        scored.bad = sorted([*bad, *scored.bad], key=lambda b: b.line or 0)  # in line order
         yield scored, chunk.table.num_rows + len(chunk.bad), stats.get("lines", 0)
 
 
@@ -147,17 +147,18 @@ def _out(settings: Settings) -> pa.Schema:
 
 
 class _AtomicParquet:
-    """A ParquetWriter on a temporary file beside ``path``, renamed into place on success."""
+    """A ParquetWriter on a temporary file beside ``path``, renamed into place on success
+    (:class:`costmodel.atomic.AtomicTarget`: removed on error and on SIGTERM)."""
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         import pyarrow.parquet as pq
 
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self.target = AtomicTarget(path)
+        try:
+            self.writer = pq.ParquetWriter(self.target.tmp, schema, compression="zstd")
+        except BaseException:
+            self.target.abort()
+            raise
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows:
@@ -165,27 +166,39 @@ class _AtomicParquet:
 
     def commit(self) -> None:
         self.writer.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)
-        os.replace(self.tmp, self.path)
+        self.target.commit()
 
     def abort(self) -> None:
         try:
             self.writer.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            self.target.abort()
 
 
-def _first_table(pieces: Sequence[Piece], columns: Sequence[str], options: dict) -> pa.Table:
-    """The first non-empty chunk of the run (its types become the run's schema)."""
+def _first_table(
+    pieces: Sequence[Piece], columns: Sequence[str], options: dict, skip_bad: bool
+) -> pa.Table:
+    """The first non-empty chunk of the run (its types become the run's schema).
+
+    A file that cannot be read stops the run with its own error, unless ``skip_bad`` (it is
+    skipped here and reported when scored); with no rows at all, the first such error is named.
+    """
+    first_error: InvalidInputError | None = None
     for piece in pieces:
         try:
             for chunk in read_piece(piece, columns, chunk_rows=10_000, options=options):
                 if chunk.table.num_rows:
                     return chunk.table
-        except CostModelError:
-            continue
+        except CostModelError as exc:
+            if not skip_bad:
+                raise
+            if first_error is None:
+                first_error = exc if isinstance(exc, InvalidInputError) else None
+                first_error = first_error or InvalidInputError(str(exc), file=piece.path)
+    if first_error is not None:
+        raise InvalidInputError(
+            f"the logs hold no readable rows; the first file skipped: {first_error}"
+        )
     raise InvalidInputError("the logs hold no rows")
 
 
@@ -232,13 +245,18 @@ def predict_logs(
 
     Raises:
         InvalidInputError: Malformed rows without ``skip_bad`` (naming file and line, with the
-            count found so far), a file lacking a model input, or no rows at all.
+            count found so far), a file lacking a model input, or no rows at all; before any
+            work, an ``out`` that is a directory or one of the inputs, a ``report`` that is a
+            file, or an unwritable folder.
         UnknownTargetError: A target the model does not predict.
     """
     from costmodel.model import load
     from costmodel.serving.predictor import pin_threads
 
     started = time.perf_counter()
+    check_destination(out)
+    if report is not None:
+        check_destination(report, directory=True)
     if isinstance(model, str | os.PathLike):
         model = load(model)
     if scheduler is None:
@@ -250,6 +268,7 @@ def predict_logs(
             f"this model predicts {model.target_names}; {unknown} not among them"
         )
     files = expand_paths(paths)
+    check_destination(out, inputs=files)
     if scheduler is None:
         pieces = plan_pieces(files, fmt)
     else:
@@ -258,7 +277,7 @@ def predict_logs(
     candidates = list(GROUP_CANDIDATES) if groups is None else groups
     columns = list(dict.fromkeys([*model.input_columns, *keep, *candidates, *selected]))
     options = dict(loader_options or {})
-    schema = infer_schema(_first_table(pieces, columns, options), selected)
+    schema = infer_schema(_first_table(pieces, columns, options, skip_bad), selected)
     if groups is None:
         groups = [c for c in GROUP_CANDIDATES if c in schema.names][:1]
         groups += ["device"] if "device" in schema.names else []

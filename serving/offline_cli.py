@@ -19,8 +19,8 @@ from costmodel.exceptions import CostModelError
 
 __all__ = ["predict_logs_command", "register"]
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # "log.csv:100:" must not print as an emoji
+err_console = Console(stderr=True, emoji=False)
 
 
 def _progress() -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,8 @@ __all__ = [
 _CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
 _LOG_SUFFIXES = (*_CSV_SUFFIXES, ".parquet", ".json", ".json.gz", ".txt", ".log")
 _HEAD_BYTES = 4096
+#: Integer columns hold int64: larger magnitudes (and inf) are malformed values.
+_INT64_LIMIT = 2.0**63
 
 
 @dataclass(frozen=True)
@@ -118,15 +121,19 @@ def expand_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 def detect_format(path: Path) -> str:
     """``"csv"``, ``"parquet"`` or a loader name, from the file name and its first bytes."""
-    from costmodel.datasets.loaders.base import open_text
+    import gzip
 
     name = path.name.lower()
     if name.endswith(".parquet"):
         return "parquet"
     try:
-        with open_text(path) as handle:
-            head = handle.read(_HEAD_BYTES)
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            with gzip.GzipFile(fileobj=raw) if gzipped else raw as handle:
+                # sniffing only: a bad byte here is the reader's business (a malformed line)
+                head = handle.read(_HEAD_BYTES).decode("utf-8", errors="replace")
+    except (OSError, EOFError, zlib.error) as exc:
         raise InvalidInputError(f"unreadable file ({exc})", file=str(path)) from exc
     first_line = head.lstrip().split("\n", 1)[0]
     if "CSV Results:" in head or first_line.startswith("Problem,Provider,OperationKind"):
@@ -253,7 +260,9 @@ def infer_schema(table: pa.Table, targets: Sequence[str]) -> pa.Schema:
             kind = kind.value_type
         if name in targets or pa.types.is_null(kind):
             kind = pa.float64()
-        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        elif _is_text(kind):
+            if _is_binary(kind):  # pyarrow's type for text with invalid UTF-8
+                column, _ = _decode_utf8(column)
             values = pd.Series(column.to_pandas(), dtype=object).dropna()
             numbers = pd.to_numeric(values, errors="coerce")
             if len(values) and numbers.notna().mean() >= 0.5:
@@ -280,6 +289,13 @@ def conform(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, np.ndarray, d
             arrays.append(pa.nulls(n, target.type))
             continue
         column = table.column(target.name)
+        if _is_binary(column.type):  # invalid UTF-8 somewhere: those rows are bad, never others
+            column, invalid = _decode_utf8(column)
+            for position in np.flatnonzero(invalid):
+                reasons.setdefault(
+                    int(position), f"column {target.name!r}: invalid UTF-8 in the value"
+                )
+            bad |= invalid
         if column.type == target.type:
             arrays.append(column)
             continue
@@ -296,13 +312,17 @@ def conform(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, np.ndarray, d
         text = values.astype(str).str.strip()
         wrong = numbers.isna() & values.notna() & (text != "")
         expected = "a number"
+        outside = pd.Series(False, index=numbers.index)
         if pa.types.is_integer(target.type):
-            wrong |= numbers.notna() & (numbers != np.round(numbers))
             expected = "an integer"
+            # inf, 1e30, 30-digit integers: no int64 holds them (inf == round(inf), so test both)
+            outside = numbers.notna() & ~(numbers.abs() < _INT64_LIMIT)
+            wrong |= outside | (numbers.notna() & (numbers != np.round(numbers)))
         for position in np.flatnonzero(wrong.to_numpy()):
+            what = "in the int64 range" if outside.iloc[position] else expected
             reasons.setdefault(
                 int(position),
-                f"column {target.name!r}: {values.iloc[position]!r} is not {expected}",
+                f"column {target.name!r}: {_shorten(values.iloc[position])} is not {what}",
             )
         bad |= wrong.to_numpy()
         numbers[wrong] = np.nan
@@ -311,3 +331,38 @@ def conform(table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, np.ndarray, d
         else:
             arrays.append(pa.array(numbers.to_numpy(dtype=float), type=target.type))
     return pa.Table.from_arrays(arrays, schema=schema), bad, reasons
+
+
+def _is_binary(kind: pa.DataType) -> bool:
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_binary(kind)
+
+
+def _decode_utf8(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """A binary column as strings, and the mask of values that are not valid UTF-8 (nulls)."""
+    try:
+        return pc.cast(column, pa.string()), np.zeros(len(column), dtype=bool)
+    except pa.ArrowInvalid:
+        pass
+    values = column.to_pylist()
+    invalid = np.zeros(len(values), dtype=bool)
+    decoded: list[str | None] = []
+    for index, value in enumerate(values):
+        if value is None:
+            decoded.append(None)
+            continue
+        try:
+            decoded.append(value.decode("utf-8"))
+        except UnicodeDecodeError:
+            decoded.append(None)
+            invalid[index] = True
+    return pa.array(decoded, type=pa.string()), invalid
+
+
+def _shorten(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a cell may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from costmodel.atomic import atomic_write
+
 __all__ = ["GROUP_CANDIDATES", "Summary"]
 
 #: Columns tried, in order, as the kernel/op grouping when none is named.
@@ -161,8 +163,6 @@ class Summary:
 
     def write(self, directory: str | Path, *, plots: bool = True) -> list[Path]:
         """Write ``summary.json``, ``summary.md`` and (with matplotlib) plots; return the paths."""
-        from costmodel.dataset import atomic_write
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         data = self.to_dict()
@@ -245,7 +245,7 @@ class Summary:
             right.legend(fontsize=7)
             fig.tight_layout()
             path = directory / f"{target}.png"
-            fig.savefig(path, dpi=110)
+            atomic_write(path, lambda tmp, fig=fig: fig.savefig(tmp, dpi=110, format="png"))
             plt.close(fig)
             written.append(path)
         return written

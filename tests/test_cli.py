@@ -152,3 +152,94 @@ def test_missing_optional_dependency_is_one_line(capsys):
     cli.app.command("needs-extra", hidden=True)(needs_something)
     assert main(["needs-extra"]) == 2
     assert "unobtainium" in capsys.readouterr().err
+
+
+# --- issue 14: no traceback, and outputs checked before the work ----------------------------
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_empty_and_header_only_inputs_are_one_line(trained, sample_csv, tmp_path, capsys):
+    """Regression: EmptyDataError (predict, train) and IndexError on zero rows (predict,
+    evaluate) escaped as tracebacks."""
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    header = tmp_path / "header.csv"
+    header.write_text(sample_csv.read_text().splitlines()[0] + "\n")
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(trained), str(empty), "--out", str(out)]) == 2
+    assert "empty.csv: the file is empty" in _one_line_error(capsys)
+    assert main(["predict", str(trained), str(header), "--out", str(out)]) == 2
+    assert "header.csv: the file holds no rows" in _one_line_error(capsys)
+    assert main(["evaluate", str(trained), str(header)]) == 2
+    assert "header.csv: the file holds no rows" in _one_line_error(capsys)
+    assert main(["train", str(empty), "--out", str(tmp_path / "m"), "-t", "runtime_ms"]) == 2
+    assert "empty.csv: the file is empty" in _one_line_error(capsys)
+    assert main(["train", str(header), "--out", str(tmp_path / "m"), "-t", "runtime_ms"]) == 2
+    assert "holds no rows" in _one_line_error(capsys)
+    assert not out.exists() and not (tmp_path / "m").exists()
+
+
+def test_bad_outputs_are_refused_before_any_training(sample_csv, tmp_path, capsys, monkeypatch):
+    """Regression: `train --out FILE` and `--report DIR` failed only after a full training run."""
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the outputs were checked")
+
+    monkeypatch.setattr("costmodel.training.evaluation.cross_validate", no_training)
+    existing = tmp_path / "existing"
+    existing.write_text("keep me")
+    train = ["train", str(sample_csv), "-t", "runtime_ms", *FAST]
+    assert main([*train, "--out", str(existing)]) == 2
+    assert "existing: is a file; give a directory" in _one_line_error(capsys)
+    assert main([*train, "--out", str(tmp_path / "m"), "--report", str(tmp_path)]) == 2
+    assert "is a directory; give a file name" in _one_line_error(capsys)
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_text("mine")
+    assert main([*train, "--out", str(foreign)]) == 2
+    assert "not a costmodel model directory" in _one_line_error(capsys)
+    assert existing.read_text() == "keep me" and (foreign / "cat.jpg").exists()
+
+
+def test_predict_refuses_to_overwrite_its_input_or_a_directory(trained, sample_csv, capsys):
+    before = sample_csv.read_bytes()
+    assert main(["predict", str(trained), str(sample_csv), "--out", str(sample_csv)]) == 2
+    assert "is also an input" in _one_line_error(capsys)
+    assert sample_csv.read_bytes() == before
+    folder = sample_csv.parent / "out.csv"
+    folder.mkdir()
+    assert main(["predict", str(trained), str(sample_csv), "--out", str(folder)]) == 2
+    assert "is a directory" in _one_line_error(capsys)
+
+
+def test_info_on_a_tampered_payload_is_one_line(trained, tmp_path, capsys):
+    """Regression: a corrupted .npy header with a matching checksum raised TokenError."""
+    import hashlib
+
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for file in trained.iterdir():
+        (copy / file.name).write_bytes(file.read_bytes())
+    npy = next(copy.glob("*.calibration.npy"))
+    data = bytearray(npy.read_bytes())
+    data[20:30] = b"(" * 10
+    npy.write_bytes(bytes(data))
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["checksums"][npy.name] = hashlib.sha256(bytes(data)).hexdigest()
+    (copy / "meta.json").write_text(json.dumps(meta))
+    assert main(["info", str(copy)]) == 2
+    assert npy.name in _one_line_error(capsys)
+
+
+def test_line_100_is_not_printed_as_an_emoji(capsys):
+    """Found by the predict-logs fuzz: rich turned "log.csv:100:" into "log.csv💯"."""
+    from costmodel.cli import fail
+    from costmodel.exceptions import InvalidInputError
+
+    assert fail(InvalidInputError("bad row", file="log.csv", line=100)).exit_code == 2
+    assert "log.csv:100: bad row" in capsys.readouterr().err

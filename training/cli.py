@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 
 __all__ = [
+    "check_outputs",
     "register_command",
     "report_command",
     "run_command",
@@ -28,8 +29,28 @@ __all__ = [
     "search_command",
 ]
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # "log.csv:100:" must not print as an emoji
+err_console = Console(stderr=True, emoji=False)
+
+
+def check_outputs(
+    out: Path | None, report_dir: Path | None = None, summary: Path | None = None
+) -> None:
+    """Check, before any work, that the model, report and summary can be written there.
+
+    Raises:
+        CostModelError: A model path that is a file or a non-model directory, a report path that
+            is a file, a summary path that is a directory, or an unwritable folder.
+    """
+    from costmodel.atomic import check_destination
+    from costmodel.persistence import check_model_destination
+
+    if out is not None:
+        check_model_destination(out)
+    if report_dir is not None:
+        check_destination(report_dir, directory=True)
+    if summary is not None:
+        check_destination(summary)
 
 
 def run_experiment(
@@ -52,6 +73,7 @@ def run_experiment(
     """
     from costmodel.training.evaluation import split_group_column
 
+    check_outputs(out, report_dir)
     out_console = out_console or console
     data, experiment = experiment.load_data()
     tracker = None
@@ -154,8 +176,10 @@ def run_command(
 ) -> None:
     """Run an experiment file: search (when it has a search section), evaluate, fit, save, track,
     report."""
+    from costmodel.atomic import atomic_write
     from costmodel.training.experiment import load_experiment
 
+    check_outputs(out, report, summary)
     result = run_experiment(
         load_experiment(experiment_file),
         out=out,
@@ -164,7 +188,8 @@ def run_command(
         aliases=tuple(alias or ("champion",)),
     )
     if summary is not None:
-        summary.write_text(json.dumps(result, indent=2, default=str))
+        text = json.dumps(result, indent=2, default=str)
+        atomic_write(summary, lambda tmp: tmp.write_text(text))
 
 
 def search_command(
@@ -321,6 +346,7 @@ def report_command(
     )
     from costmodel.uri import resolve_model_uri
 
+    check_outputs(None, out)
     model = load(resolve_model_uri(model_path, tracking_uri=tracking_uri))
     dataset = resolve_dataset(data, targets=model.target_names)
     if no_refit:

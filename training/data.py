@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from costmodel.card import DatasetCard
-from costmodel.dataset import Dataset
+from costmodel.dataset import Dataset, read_table_file
 from costmodel.exceptions import InvalidInputError
 
 __all__ = ["resolve_dataset"]
@@ -22,21 +20,19 @@ def resolve_dataset(spec: str, *, targets: Sequence[str] = ()) -> Dataset:
         targets: Target columns, needed for a CSV or Parquet file without a card.
 
     Raises:
-        InvalidInputError: Unreadable file, or a file without a card and no ``targets``.
+        InvalidInputError: Unreadable, empty or header-only file, or a file without a card and
+            no ``targets``.
         UnknownKindError: Neither a file nor a bundled dataset name.
     """
     path = Path(spec)
     if path.exists():
-        if path.suffix == ".parquet":
+        if path.name.lower().endswith(".parquet"):
             data = Dataset.from_parquet(path)
-        elif path.suffix in {".csv", ".gz"}:
-            try:
-                frame = pd.read_csv(path)
-            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-                raise InvalidInputError(f"unreadable CSV ({exc})", file=str(path)) from exc
-            data = Dataset(frame, DatasetCard(name=path.stem, source=str(path)))
+            if data.frame.empty:
+                raise InvalidInputError("the file holds no rows", file=str(path))
         else:
-            raise InvalidInputError("expected a .parquet or .csv file", file=str(path))
+            frame = read_table_file(path)
+            data = Dataset(frame, DatasetCard(name=path.stem, source=str(path)))
         if not data.card.targets:
             if not targets:
                 raise InvalidInputError(

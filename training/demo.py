@@ -42,7 +42,7 @@ def run_demo(
     from costmodel.schema import valid_mask
     from costmodel.training.evaluation import cross_validate
 
-    console = console or Console()
+    console = console or Console(emoji=False)
     workdir = Path(workdir)
     data = load_dataset(DEMO_DATASET)
     console.print(

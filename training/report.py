@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from costmodel.atomic import atomic_write
 from costmodel.exceptions import CostModelError
 
 __all__ = [
@@ -352,16 +353,17 @@ def write_report(
         fig = target_figure(part, target, f"{title} — {target}", coverage)
         data = _png(fig)
         plt.close(fig)
-        (out / f"{target}.png").write_bytes(data)
+        atomic_write(out / f"{target}.png", lambda tmp, data=data: tmp.write_bytes(data))
         sections.append(_section(target, metrics, data, coverage))
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
+    text = json.dumps(summary, indent=2)
+    atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(text))
     page = _PAGE.format(
         title=html.escape(title),
         notes="".join(f"<p>{html.escape(n)}</p>" for n in notes),
         sections="\n".join(sections),
     )
     path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
+    atomic_write(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return path
 
 

@@ -115,8 +115,11 @@ class SubwordTokenizer:
         return self._backend.to_str()
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_json` to ``path``."""
-        Path(path).write_text(self.to_json(), encoding="utf-8")
+        """Write :meth:`to_json` to ``path`` (atomically)."""
+        from costmodel.atomic import atomic_write
+
+        text = self.to_json()
+        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     # ---- use ------------------------------------------------------------------------------
     @property

@@ -28,8 +28,8 @@ collect_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # "log.csv:100:" must not print as an emoji
+err_console = Console(stderr=True, emoji=False)
 
 
 def int_list(text: str, name: str) -> tuple[int, ...]:

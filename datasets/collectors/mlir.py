@@ -328,8 +328,16 @@ def _between(text: str, start: str, end: str) -> str:
 
 def _read_dump(dump: Path, loops: int) -> dict[str, Any]:
     """From a configuration dump: the distributed op's lowering config (``attr``) and its tile
-    ``levels``, the ``pipeline`` and the LLVM ``target_cpu``."""
+    ``levels``, the ``pipeline`` and the LLVM ``target_cpu``.
+
+    IREE picks which tiling levels to emit, and in which order, per host (``cache_parallel``,
+    ``cache_reduction``, ``distribution``, ``vector_common_parallel``, ``vector_reduction``,
+    ``vector_inner_parallel``, ...): every level is kept, whatever its name. The op's config is
+    the first one with a ``distribution`` level covering all ``loops``; failing that, the first
+    with a ``distribution`` level; failing that, the first whose levels cover all ``loops``.
+    """
     found: dict[str, Any] = {"attr": "", "levels": {}, "pipeline": "", "target_cpu": ""}
+    best = 0
     for path in sorted(dump.glob("*.mlir")) if dump.is_dir() else []:
         text = path.read_text(errors="replace")
         found["target_cpu"] = found["target_cpu"] or _between(text, 'cpu = "', '"')
@@ -337,7 +345,16 @@ def _read_dump(dump: Path, loops: int) -> dict[str, Any]:
         for attr in lowering_configs(text):
             levels = parse_lowering_config(attr)
             distributed = levels.get("distribution", ())
-            if distributed and (not found["levels"] or len(distributed) == loops):
+            if distributed and len(distributed) == loops:
+                rank = 3
+            elif distributed:
+                rank = 2
+            elif levels and all(len(sizes) == loops for sizes in levels.values()):
+                rank = 1
+            else:
+                rank = 0
+            if rank > best:
+                best = rank
                 found.update(attr=attr, levels=levels)
     return found
 

@@ -143,3 +143,13 @@ def test_group_folds_is_checked(generated_regression):
     X, y = generated_regression
     with pytest.raises(InvalidInputError, match="group_folds"):
         RandomForestCostRegressor(group_folds=-1).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", REGRESSORS)
+def test_zero_rows_predict_to_empty_arrays(cls, generated_regression):
+    """Regression (issue 14): XGBoost's difficulty trees raised IndexError on zero rows (a
+    predict-logs chunk whose rows were all malformed)."""
+    X, y = generated_regression
+    regressor = cls(**FAST[cls]).fit(X, y)
+    point, lower, upper = regressor.predict_with_interval(X[:0])
+    assert point.shape == lower.shape == upper.shape == (0,)

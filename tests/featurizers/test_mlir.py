@@ -116,6 +116,41 @@ def test_lowering_config_tiles_and_pipeline(frame):
     assert math.isnan(excerpt["tile.distribution[0]"])
 
 
+#: Hand-written (not compiler output): every CPU tiling level IREE may emit, in an unusual
+#: order, a scalable size (``[16]``) and a flag list, as another host's IREE could write them.
+ALL_LEVELS = (
+    "cache_parallel = [64, 64, 0], vector_inner_parallel = [0, 0, 0], "
+    "distribution = [16, 64, 0], cache_reduction = [0, 0, 8], vector_reduction = [0, 0, 1], "
+    "vector_common_parallel = [4, [16], 0], vector_scalable_flags = [false, true, false]"
+)
+
+
+def test_every_iree_tiling_level_is_read_whatever_its_name_and_order():
+    """Regression (issue 14): another host's IREE emits ``cache_parallel`` first."""
+    levels = "distribution = [16, 64, 0], vector_common_parallel = [4, 16, 0], vector_reduction"
+    assert levels in PINNED_MATMUL
+    text = PINNED_MATMUL.replace(f"{levels} = [0, 0, 1]", ALL_LEVELS)
+    unusual = pd.DataFrame({"mlir": [text, PINNED_MATMUL]})
+    featurizer = MLIRFeaturizer().fit(unusual)
+    assert featurizer.levels_ == [
+        "cache_parallel",
+        "cache_reduction",
+        "distribution",
+        "vector_common_parallel",
+        "vector_inner_parallel",
+        "vector_reduction",
+    ]
+    rows = _features(featurizer, unusual)
+    assert [rows[0][f"tile.cache_parallel[{d}]"] for d in range(3)] == [64, 64, 0]
+    assert [rows[0][f"tile.cache_reduction[{d}]"] for d in range(3)] == [0, 0, 8]
+    assert [rows[0][f"tile.vector_common_parallel[{d}]"] for d in range(3)] == [4, 16, 0]
+    # The levels both rows share give the same features, wherever they stood in the config.
+    for level in ("distribution", "vector_common_parallel", "vector_reduction"):
+        for d in range(3):
+            assert rows[0][f"tile.{level}[{d}]"] == rows[1][f"tile.{level}[{d}]"]
+    assert math.isnan(rows[1]["tile.cache_parallel[0]"])  # absent level: missing, not zero
+
+
 def test_scf_and_affine_loop_nests(frame):
     featurizer = MLIRFeaturizer().fit(frame)
     loops = _features(featurizer, frame)[3]

@@ -65,3 +65,27 @@ def test_unknown_regressor_on_the_command_line_is_a_clear_error(tmp_path):
     )
     assert isinstance(result.exception, UnknownKindError)
     assert "unknown regressor 'nosuch'" in str(result.exception)
+
+
+def test_run_checks_its_outputs_before_loading_any_data(tmp_path, monkeypatch):
+    """Regression (issue 14): outputs that cannot be written failed only after the work."""
+    from costmodel.exceptions import CostModelError
+    from costmodel.training import experiment
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("data loaded before the outputs were checked")
+
+    monkeypatch.setattr(experiment.Experiment, "load_data", no_work)
+    (tmp_path / "exp.toml").write_text(EXPERIMENT)
+    existing = tmp_path / "existing"
+    existing.write_text("keep me")
+    run = ["run", str(tmp_path / "exp.toml")]
+    for extra, message in [
+        (["--out", str(existing)], "is a file; give a directory"),
+        (["--out", str(tmp_path / "m"), "--report", str(existing)], "is a file; give a dir"),
+        (["--out", str(tmp_path / "m"), "--summary", str(tmp_path)], "is a directory"),
+    ]:
+        result = CliRunner().invoke(app, [*run, *extra])
+        assert isinstance(result.exception, CostModelError), result.output
+        assert message in str(result.exception)
+    assert existing.read_text() == "keep me"
