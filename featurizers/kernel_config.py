@@ -40,7 +40,7 @@ from costmodel.featurizers.encoding import (
     numeric_values,
     one_hot,
 )
-from costmodel.schema import DEVICE
+from costmodel.schema import DEVICE, is_reference
 
 __all__ = ["KernelConfigFeaturizer"]
 
@@ -105,7 +105,7 @@ class KernelConfigFeaturizer(Featurizer):
         numeric: list[dict[str, Any]] = []
         categories: dict[str, list[str]] = {}
         for column in frame.columns:
-            if column == DEVICE:
+            if column == DEVICE or is_reference(column):
                 continue
             series = frame[column]
             if column in forced or not is_numeric_column(series):
