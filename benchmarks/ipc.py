@@ -58,12 +58,14 @@ REFERENCES = {"iaca_cycles": "IACA", "llvm_mca_cycles": "llvm-mca", "ithemal_cyc
 ONLY_SPLITS: dict[str, tuple[str, ...]] = {"xgboost-ipc": ("random",)}
 
 
-def make_models(n_estimators: int = 300, n_jobs: int = 2) -> dict[str, Callable[[int], Any]]:
+def make_models(
+    n_estimators: int = 300, n_jobs: int = 2, learning_rate: float = 0.1
+) -> dict[str, Callable[[int], Any]]:
     """Model name -> factory ``seed -> unfitted model`` (add further models here)."""
     params = {
         "n_estimators": n_estimators,
-        "learning_rate": 0.1,
-        "difficulty_estimators": 100,
+        "learning_rate": learning_rate,
+        "difficulty_estimators": max(50, n_estimators // 3),
         "n_jobs": n_jobs,
     }
 
@@ -247,10 +249,11 @@ def main() -> None:
     parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
     parser.add_argument("--models", nargs="+", default=None, help="default: every model")
     parser.add_argument("--n-estimators", type=int, default=300)
+    parser.add_argument("--learning-rate", type=float, default=0.1)
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     console = Console()
-    factories = make_models(args.n_estimators, args.n_jobs)
+    factories = make_models(args.n_estimators, args.n_jobs, args.learning_rate)
     unknown = sorted(set(args.models or ()) - set(factories))
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {sorted(factories)}")
