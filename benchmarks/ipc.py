@@ -59,7 +59,7 @@ ONLY_SPLITS: dict[str, tuple[str, ...]] = {"xgboost-ipc": ("random",)}
 
 
 def make_models(
-    n_estimators: int = 300, n_jobs: int = 2, learning_rate: float = 0.1
+    n_estimators: int = 300, n_jobs: int = 2, learning_rate: float = 0.1, refit: bool = True
 ) -> dict[str, Callable[[int], Any]]:
     """Model name -> factory ``seed -> unfitted model`` (add further models here)."""
     params = {
@@ -67,6 +67,7 @@ def make_models(
         "learning_rate": learning_rate,
         "difficulty_estimators": max(50, n_estimators // 3),
         "n_jobs": n_jobs,
+        "refit": refit,
     }
 
     def xgboost(target: str) -> Callable[[int], CostModel]:
@@ -251,20 +252,29 @@ def main() -> None:
     parser.add_argument("--n-estimators", type=int, default=300)
     parser.add_argument("--learning-rate", type=float, default=0.1)
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="refit the point model on all training rows after calibrating (--no-refit: faster)",
+    )
     args = parser.parse_args()
     console = Console()
-    factories = make_models(args.n_estimators, args.n_jobs, args.learning_rate)
+    factories = make_models(args.n_estimators, args.n_jobs, args.learning_rate, args.refit)
     unknown = sorted(set(args.models or ()) - set(factories))
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {sorted(factories)}")
     models = {k: v for k, v in factories.items() if args.models is None or k in args.models}
     started = time.time()
-    rows, scatter, noise = [], {}, {}
-    for name in args.cpus:
-        case_rows, case_scatter = run_case(name, models, args.splits, args.seed, console)
-        rows += case_rows
-        scatter[name] = case_scatter
-        noise[name] = load_dataset(name).card.extra.get("duplicate_noise", {})
+    rows: list[dict] = []
+    scatter: dict[str, dict[str, pd.DataFrame]] = {name: {} for name in args.cpus}
+    noise = {n: load_dataset(n).card.extra.get("duplicate_noise", {}) for n in args.cpus}
+    for split in args.splits:  # split by split, so a partial run has every CPU's first splits
+        for name in args.cpus:
+            case_rows, case_scatter = run_case(name, models, [split], args.seed, console)
+            rows += case_rows
+            scatter[name].update(case_scatter)
+            _write_json(args, rows, noise, started, partial=True)
     Console(width=max(console.width, 120)).print(_table(rows))
     for name, value in noise.items():
         repeated = value.get("multisets_measured_more_than_once", 0)
@@ -273,14 +283,27 @@ def main() -> None:
             + (f", median relative std {value['median_relative_std']:.4f}" if repeated else "")
             + " (no repeat-noise floor)" * (not repeated)
         )
+    _write_json(args, rows, noise, started, partial=False)
+    if "random" in args.splits:
+        _plot(scatter, args.out.with_suffix(".png"))
+    console.print(f"wrote {args.out} ({time.time() - started:.0f} s)")
+
+
+def _flag(name: str, value: Any) -> str:
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {' '.join(map(str, value)) if isinstance(value, list) else value}"
+
+
+def _write_json(
+    args: argparse.Namespace, rows: list[dict], noise: dict, started: float, *, partial: bool
+) -> None:
     result = {
         "command": "python benchmarks/ipc.py "
-        + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in vars(args).items()
-            if v is not None
-        ),
+        + " ".join(_flag(k, v) for k, v in vars(args).items() if v is not None),
         "seed": args.seed,
+        "partial": partial,
         "target": TARGET,
         "elapsed_s": round(time.time() - started, 1),
         "noise": noise,
@@ -294,9 +317,6 @@ def main() -> None:
     }
     text = json.dumps(result, indent=2, default=float)
     atomic_write(args.out, lambda tmp: tmp.write_text(text + "\n"))
-    if "random" in args.splits:
-        _plot(scatter, args.out.with_suffix(".png"))
-    console.print(f"wrote {args.out} ({result['elapsed_s']:.0f} s)")
 
 
 if __name__ == "__main__":
