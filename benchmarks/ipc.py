@@ -161,22 +161,20 @@ def run_case(
             n = test_frame["n_instructions"].to_numpy(float)
             mean, low, high = _cycles(prediction, target, n)
             extra = {"model": model_name, "target": target, "fit_s": round(fit_s, 1)}
-            scores = _scores(true, mean, low, high)
-            if target != TARGET:  # the width in the model's own target, where it is bounded
-                native = prediction[f"{target}_mean"].to_numpy(float)
-                width = prediction[f"{target}_upper"] - prediction[f"{target}_lower"]
-                scores["mean_relative_width"] = float(np.mean(width.to_numpy() / native))
-            rows.append(base | extra | {"rows": "all"} | scores)
             union = np.zeros(len(true), dtype=bool)
             for mask in annotated.values():
                 union |= mask
-            if union.any():
-                rows.append(
-                    base
-                    | extra
-                    | {"rows": "annotated"}
-                    | _scores(true[union], mean[union], low[union], high[union])
-                )
+            native_width = None
+            if target != TARGET:  # the width in the model's own target, where it is bounded
+                width = prediction[f"{target}_upper"] - prediction[f"{target}_lower"]
+                native_width = width.to_numpy() / prediction[f"{target}_mean"].to_numpy(float)
+            for label, keep in (("all", np.ones(len(true), dtype=bool)), ("annotated", union)):
+                if not keep.any():
+                    continue
+                scores = _scores(true[keep], mean[keep], low[keep], high[keep])
+                if native_width is not None:
+                    scores["mean_relative_width"] = float(np.mean(native_width[keep]))
+                rows.append(base | extra | {"rows": label} | scores)
             if split == "random":
                 scatter[model_name] = pd.DataFrame({"measured": true, "predicted": mean})
             console.print(
