@@ -54,6 +54,9 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
     """
 
     kind: ClassVar[str] = ""
+    #: Reads one text per row instead of a float matrix: :class:`~costmodel.model.CostModel` then
+    #: asks a featurizer named by kind for ``output="text"`` unless its params say otherwise.
+    reads_text: ClassVar[bool] = False
     #: Added to every difficulty estimate, as a fraction of its median on the calibration rows:
     #: ``0`` gives purely normalized intervals; more blends in constant-width ones, which is
     #: steadier when the difficulty estimate is itself noisy (sampled spreads).

@@ -58,7 +58,9 @@ class CostModel(BaseEstimator):
 
     Args:
         featurizer: A fitted-or-not featurizer instance, or its kind name (``"kernel_config"``,
-            ``"gemm"``, see ``costmodel.registry.available("featurizer")``).
+            ``"gemm"``, see ``costmodel.registry.available("featurizer")``). A featurizer named
+            by kind that has an ``output`` parameter is made with ``output="text"`` when the
+            regressor reads text (``"seq2seq"``) and ``featurizer_params`` sets no ``output``.
         regressor: A regressor instance (cloned per target) or kind name (``"xgboost"``,
             ``"random_forest"``, ``"mean"``).
         targets: Target columns to model, named with their unit (``runtime_ms``, ``power_w``, ...).
@@ -90,8 +92,17 @@ class CostModel(BaseEstimator):
     def _make_featurizer(self) -> Any:
         if isinstance(self.featurizer, str):
             cls = registry.resolve("featurizer", self.featurizer)
-            return cls(**(self.featurizer_params or {}))
+            params = dict(self.featurizer_params or {})
+            if "output" not in params and self._regressor_reads_text():
+                if "output" in cls().get_params():
+                    params["output"] = "text"  # a text regressor reads the featurizer's text
+            return cls(**params)
         return clone(self.featurizer)
+
+    def _regressor_reads_text(self) -> bool:
+        if isinstance(self.regressor, str):
+            return bool(getattr(registry.resolve("regressor", self.regressor), "reads_text", False))
+        return bool(getattr(self.regressor, "reads_text", False))
 
     def _make_regressor(self) -> Any:
         if isinstance(self.regressor, str):

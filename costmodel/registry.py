@@ -30,6 +30,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "kernel_config": "costmodel.featurizers.kernel_config:KernelConfigFeaturizer",
         "mlir": "costmodel.featurizers.mlir:MLIRFeaturizer",
         "text": "costmodel.featurizers.text:TextFeaturizer",
+        "instructions": "costmodel.featurizers.instructions:InstructionsFeaturizer",
     },
     "loader": {},
 }

@@ -7,6 +7,9 @@ A measurement table is a :class:`pandas.DataFrame` with
 * **target columns** named with their unit: ``runtime_ms``, ``power_w``, ``energy_j``, ``ipc``,
   or any ``<quantity>_<unit>`` with a unit from :data:`UNIT_SUFFIXES`;
 * optional repeat statistics: ``<target>_std`` (standard deviation over repeats) and ``n_repeats``;
+* optional **reference predictions**: other tools' predictions kept beside the measurement for
+  comparison (``iaca_cycles``, ``llvm_mca_cycles``, ``ithemal_cycles``; any tool as
+  ``pred_<tool>_<unit>``); :func:`is_reference` names them and they are never inputs;
 * ``valid`` (bool) and ``failure_reason`` (str): configurations that failed to compile or run are
   kept with ``valid=False`` and the reason, and their targets are missing.
 
@@ -30,11 +33,13 @@ __all__ = [
     "FAILURE_REASON",
     "KNOWN_TARGETS",
     "N_REPEATS",
+    "REFERENCE_PREFIXES",
     "RESERVED_COLUMNS",
     "UNIT_SUFFIXES",
     "VALID",
     "TargetSpec",
     "input_columns",
+    "is_reference",
     "positions",
     "std_column",
     "target_spec",
@@ -61,6 +66,7 @@ UNIT_SUFFIXES: dict[str, str] = {
     "tflops": "TFLOP/s",
     "gbps": "GB/s",
     "iops": "I/O operations per second",
+    "cycles": "core clock cycles (per loop iteration, per execution, ...)",
 }
 _TARGET_NAME = re.compile(r"^(?:[a-z][a-z0-9]*_)*(?P<unit>" + "|".join(UNIT_SUFFIXES) + r")$")
 
@@ -87,7 +93,19 @@ KNOWN_TARGETS: dict[str, TargetSpec] = {
     "power_w": TargetSpec("power_w", "w", "average power drawn while running"),
     "energy_j": TargetSpec("energy_j", "j", "energy per execution"),
     "ipc": TargetSpec("ipc", "ipc", "retired instructions per core cycle", log_scale=False),
+    "iteration_cycles": TargetSpec(
+        "iteration_cycles", "cycles", "core cycles per loop iteration (throughput)"
+    ),
 }
+
+#: Name prefixes of reference-prediction columns: other tools' predictions of a target, kept for
+#: comparison and never read as inputs (``iaca_cycles``, ``pred_uica_cycles``).
+REFERENCE_PREFIXES: tuple[str, ...] = ("iaca_", "llvm_mca_", "ithemal_", "uica_", "osaca_", "pred_")
+
+
+def is_reference(name: object) -> bool:
+    """Whether a column holds another tool's prediction (see :data:`REFERENCE_PREFIXES`)."""
+    return isinstance(name, str) and name.startswith(REFERENCE_PREFIXES)
 
 
 def target_spec(name: str) -> TargetSpec:
@@ -125,13 +143,17 @@ def valid_mask(frame: pd.DataFrame) -> np.ndarray:
 
 
 def input_columns(frame: pd.DataFrame, targets: Iterable[str]) -> list[str]:
-    """Columns describing the measured thing: all but targets, their statistics, reserved ones."""
+    """Columns describing the measured thing: all but targets, their statistics, reserved
+    ones and reference predictions (:func:`is_reference`)."""
     targets = list(targets)
     derived = {std_column(t) for t in targets}
     return [
         c
         for c in frame.columns
-        if c not in RESERVED_COLUMNS and c not in targets and c not in derived
+        if c not in RESERVED_COLUMNS
+        and c not in targets
+        and c not in derived
+        and not is_reference(c)
     ]
 
 

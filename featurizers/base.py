@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from costmodel.exceptions import InvalidInputError
 from costmodel.numbers import check_values
 from costmodel.records import Columns
-from costmodel.schema import KNOWN_TARGETS, RESERVED_COLUMNS, std_column
+from costmodel.schema import KNOWN_TARGETS, RESERVED_COLUMNS, is_reference, std_column
 
 __all__ = ["Featurizer", "as_frame", "check_input_numbers"]
 
@@ -143,12 +143,17 @@ class Featurizer(TransformerMixin, BaseEstimator, ABC):
         """Raise listing missing (and, if ``strict``, unknown) columns.
 
         Measurement columns of the schema (``valid``, ``n_repeats``, known targets and their
-        ``_std``) are never counted as unknown: a measurement table can be passed as it is.
+        ``_std``, reference predictions) are never counted as unknown: a measurement table can be
+        passed as it is.
         """
         ignore = ignore | _MEASUREMENT_COLUMNS
         missing = [c for c in self.input_columns_ if c not in frame.columns]
         unknown = (
-            [c for c in frame.columns if c not in self.input_columns_ and c not in ignore]
+            [
+                c
+                for c in frame.columns
+                if c not in self.input_columns_ and c not in ignore and not is_reference(c)
+            ]
             if strict
             else []
         )

@@ -45,7 +45,7 @@ from costmodel.featurizers.encoding import (
 )
 from costmodel.numbers import Sign, check_numbers, is_size_name
 from costmodel.records import Columns
-from costmodel.schema import DEVICE
+from costmodel.schema import DEVICE, is_reference
 
 __all__ = ["KernelConfigFeaturizer"]
 
@@ -111,7 +111,7 @@ class KernelConfigFeaturizer(Featurizer):
         numeric: list[dict[str, Any]] = []
         categories: dict[str, list[str]] = {}
         for column in frame.columns:
-            if column == DEVICE:
+            if column == DEVICE or is_reference(column):
                 continue
             series = frame[column]
             if column in forced or not is_numeric_column(series):

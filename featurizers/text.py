@@ -44,7 +44,7 @@ from costmodel.featurizers.base import (
 )
 from costmodel.featurizers.encoding import positions
 from costmodel.numbers import check_numbers
-from costmodel.schema import DEVICE
+from costmodel.schema import DEVICE, is_reference
 
 __all__ = ["TextFeaturizer", "canonical_text", "text_terms"]
 
@@ -172,8 +172,8 @@ class TextFeaturizer(Featurizer):
 
     Args:
         columns: Columns to read (default: every column of the table given to ``fit`` except
-            the measurement columns of the schema: ``valid``, known targets, ...; ``device`` is
-            read).
+            the measurement columns of the schema: ``valid``, known targets, reference
+            predictions, ...; ``device`` is read).
         output: ``"vector"`` (float32 features) or ``"text"`` (canonical strings, shape ``(n, 1)``).
         n_features: Hash buckets for the n-gram counts.
         max_ngram: Longest word n-gram hashed.
@@ -220,7 +220,7 @@ class TextFeaturizer(Featurizer):
         if frame.empty:
             raise InvalidInputError("cannot fit a featurizer on an empty table")
         skip = _MEASUREMENT_COLUMNS - {DEVICE}
-        default = [c for c in frame.columns if c not in skip]
+        default = [c for c in frame.columns if c not in skip and not is_reference(c)]
         columns = [str(c) for c in (self.columns or default)]
         missing = [c for c in columns if c not in frame.columns]
         if missing:

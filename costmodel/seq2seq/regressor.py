@@ -111,6 +111,7 @@ class TextToTextRegressor(CostRegressor):
     """
 
     kind: ClassVar[str] = "seq2seq"
+    reads_text: ClassVar[bool] = True
     _sigma_offset: ClassVar[float] = 1.0
     _parameter_constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
         "d_model": (numbers.Integral, 8, 2048, None),

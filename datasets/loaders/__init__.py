@@ -13,6 +13,7 @@ name               format
 ``gbench``         Google Benchmark JSON (``iree-benchmark-module --benchmark_format=json``)
 ``torch``          PyTorch profiler Chrome trace (``export_chrome_trace``, ``record_shapes``)
 ``table``          any CSV or Parquet with a column mapping (pairs or a YAML/TOML file)
+``pmevo``          PMEvo / pm-testbench ExperimentList JSON (instruction-sequence throughput)
 =================  ===========================================================================
 """
 
@@ -35,6 +36,7 @@ LOADERS: dict[str, str] = {
     "gbench": "costmodel.datasets.loaders.gbench:GoogleBenchmarkLoader",
     "torch": "costmodel.datasets.loaders.torch_trace:TorchTraceLoader",
     "table": "costmodel.datasets.loaders.table:TableLoader",
+    "pmevo": "costmodel.datasets.loaders.pmevo:PmevoLoader",
 }
 
 for _name, _target in LOADERS.items():

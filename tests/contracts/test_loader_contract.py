@@ -18,6 +18,7 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "cutlass": ("cutlass_profiler_gemm.csv", {"device": "NVIDIA A100 (assumed)"}),
     "perf": ("perf_stat_csv.txt", {}),
     "gbench": ("iree_benchmark_matmul.json", {}),
+    "pmevo": ("pmevo_skl_excerpt.json", {}),
     "torch": ("torch_cpu_matmul_trace.json", {}),
     "table": (
         "zeus_summary_power_a40_excerpt.csv",

@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.schema import input_columns, target_spec, valid_mask, validate_frame
+from costmodel.schema import (
+    UNIT_SUFFIXES,
+    input_columns,
+    is_reference,
+    target_spec,
+    valid_mask,
+    validate_frame,
+)
 
 
 def test_known_and_unit_suffixed_targets():
@@ -15,6 +22,27 @@ def test_known_and_unit_suffixed_targets():
     assert spec.unit == "s"
     with pytest.raises(InvalidInputError, match="must end in its unit"):
         target_spec("runtime")
+
+
+def test_cycles_unit_and_reference_predictions():
+    assert "cycles" in UNIT_SUFFIXES
+    spec = target_spec("iteration_cycles")
+    assert spec.unit == "cycles" and spec.log_scale
+    assert target_spec("uop_cycles").unit == "cycles"
+    frame = pd.DataFrame(
+        {
+            "instructions": ["ADD_((REG:RW:G:64)),_((IMM:32))"],
+            "iteration_cycles": [0.25],
+            "ipc": [4.0],
+            "iaca_cycles": [0.25],
+            "llvm_mca_cycles": [0.5],
+            "pred_uica_cycles": [0.25],
+            "device": ["Intel Skylake"],
+        }
+    )
+    assert all(is_reference(c) for c in ("iaca_cycles", "llvm_mca_cycles", "ithemal_cycles"))
+    assert not is_reference("instructions") and not is_reference(3)
+    assert input_columns(frame, ["ipc"]) == ["instructions", "iteration_cycles"]
 
 
 def test_valid_table_passes(generated_table):

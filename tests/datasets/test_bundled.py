@@ -31,6 +31,16 @@ MULTI_DEVICE_KT = (
     "kt-pnpoly",
 )
 PARTIAL_KT = ("kt-gemm-milo-partial", "kt-hotspot-partial")
+#: PMEvo instruction throughput: dataset -> (device, rows per file in order, references present).
+PMEVO = {
+    "pmevo-skl": (
+        "Intel Skylake",
+        [2000, 310],
+        ("iaca_cycles", "llvm_mca_cycles", "ithemal_cycles"),
+    ),
+    "pmevo-zen": ("AMD Zen+", [2000, 1000, 310], ("llvm_mca_cycles",)),
+    "pmevo-a72": ("ARM Cortex-A72", [2000, 390], ("llvm_mca_cycles",)),
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +57,7 @@ def test_the_issue_datasets_are_bundled() -> None:
         "dss-storage-cache",
         *MULTI_DEVICE_KT,
         *PARTIAL_KT,
+        *PMEVO,
     ):
         assert name in NAMES
 
@@ -57,7 +68,9 @@ def test_installed_size_stays_modest() -> None:
     assert 0 < total < 8_000_000
 
 
-CONVERTED = [n for n in NAMES if card(n).collection_command.startswith("python -m")]
+#: Converted by the package's ``python -m costmodel.datasets.convert`` or a maintainer script
+#: under ``tools/`` (``python tools/convert_pmevo.py``).
+CONVERTED = [n for n in NAMES if card(n).collection_command.startswith("python ")]
 COLLECTED = [n for n in NAMES if card(n).collection_command.startswith("costmodel collect")]
 
 
@@ -91,7 +104,9 @@ def test_card_is_complete(name: str) -> None:
     assert data_card.hardware
     assert data_card.row_count > 0
     assert data_card.fingerprint.startswith("sha256:")
-    assert data_card.collection_command.startswith("python -m costmodel.datasets.convert")
+    assert data_card.collection_command.startswith(
+        ("python -m costmodel.datasets.convert", "python tools/convert_")
+    )
     assert data_card.targets and data_card.inputs
     for target in data_card.targets:
         assert data_card.units[target]
@@ -150,6 +165,45 @@ def test_kerneltuner_rows_keep_repeats_and_failures(name: str, loaded: dict[str,
         assert frame.loc[~valid, "runtime_ms"].isna().all()
         reasons = set(frame.loc[~valid, "failure_reason"])
         assert reasons <= {"CompilationFailedConfig", "RuntimeFailedConfig", "InvalidConfig"}
+
+
+@pytest.mark.parametrize("name", sorted(PMEVO))
+def test_pmevo_keeps_every_experiment(name: str, loaded: dict[str, Dataset]) -> None:
+    device, per_file, references = PMEVO[name]
+    data = loaded[name]
+    frame = data.frame
+    assert data.targets == ("iteration_cycles", "ipc")
+    assert data.card.inputs == ("instructions",)
+    assert set(frame[DEVICE]) == {device}
+    assert frame[VALID].all()
+    files = list(dict.fromkeys(frame["source_file"]))  # in row order
+    assert [int((frame["source_file"] == f).sum()) for f in files] == per_file
+    assert data.card.extra["rows_per_file"] == dict(zip(files, per_file, strict=True))
+    lengths = frame["instructions"].str.count("\n") + 1
+    assert (lengths == frame["n_instructions"]).all()
+    assert set(lengths) == {1, 5}
+    np.testing.assert_allclose(frame["ipc"], frame["n_instructions"] / frame["iteration_cycles"])
+    annotated = frame["source_file"].str.endswith("exps_eval_small_annotated.json")
+    for column in ("iaca_cycles", "llvm_mca_cycles", "ithemal_cycles"):
+        present = frame[column].notna()
+        expected = annotated if column in references else np.zeros(len(frame), dtype=bool)
+        assert (present == expected).all(), column
+        assert column not in data.card.inputs and column in data.card.units
+    assert data.card.extra["duplicate_noise"]["multisets_measured_more_than_once"] == 0
+    assert "MIT" in data.card.citation and "Saarland" in data.card.citation
+
+
+def test_pmevo_reference_mape_matches_the_source_notes(loaded: dict[str, Dataset]) -> None:
+    """SOURCE.md: IACA 7.9 % on Skylake, llvm-mca 127.5 % on Zen+ and 64.2 % on A72."""
+    for name, column, mape in (
+        ("pmevo-skl", "iaca_cycles", 7.9),
+        ("pmevo-zen", "llvm_mca_cycles", 127.5),
+        ("pmevo-a72", "llvm_mca_cycles", 64.2),
+    ):
+        frame = loaded[name].frame.dropna(subset=[column])
+        measured = frame["iteration_cycles"].to_numpy()
+        error = np.abs(frame[column].to_numpy() - measured) / measured
+        assert float(error.mean() * 100) == pytest.approx(mape, abs=0.05)
 
 
 @pytest.mark.parametrize("name", PARTIAL_KT)
