@@ -202,6 +202,11 @@ def adapt_model(
         space = candidates if isinstance(candidates, pd.DataFrame) else pd.DataFrame(candidates)
         _check_columns(model, space, "candidates", measured=False)
         space = space.reset_index(drop=True)
+    if frame.empty and (space is None or space.empty):
+        raise InvalidInputError(
+            "no rows to adapt from: give measured rows or, for a zero-shot model, candidates "
+            "(configurations of the new device)"
+        )
     known = list(source_groups) if source_groups is not None else None
     if known is None:
         if group_column != DEVICE or not model.metadata_.get("devices"):
@@ -235,11 +240,6 @@ def adapt_model(
             )
     chosen = _choose_targets(model, frame, targets)
     reference = pd.concat([frame, *([space] if space is not None else [])], ignore_index=True)
-    if reference.empty:
-        raise InvalidInputError(
-            "no rows to adapt from: give measured rows or, for a zero-shot model, candidates "
-            "(configurations of the new device)"
-        )
     reference = reference[model.input_columns].head(_REFERENCE_ROWS)
     source_featurizer = model.featurizer_
     featurizer = _with_group(source_featurizer, group_column, device)
