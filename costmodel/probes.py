@@ -4,9 +4,11 @@
 it: the source model's prediction on each source device (``(K,)`` per row, see
 :func:`costmodel.adapt.device_predictions`), split into the average (how slow the configuration
 is overall) and the per-device contrasts (where the devices disagree). The adaptation head is
-linear in those predictions, so rows spread over that space pin it down best. It picks the row
-where the devices disagree most, then repeatedly the row farthest from all rows picked so far
-(farthest-point sampling over standardized average and contrasts).
+linear in those predictions, so rows spread over that space pin it down best; rows that stand
+for many others keep the cross-conformal calibration honest. So it clusters the candidates in the
+standardized ``[average, contrasts]`` space into ``n`` k-means clusters and returns the candidate
+nearest each cluster centre (farthest-point sampling, also measured, picked extreme rows whose
+residuals made the calibrated intervals several times wider; ``benchmarks/transfer.py``).
 """
 
 from __future__ import annotations
@@ -32,17 +34,17 @@ def probe_space(predictions: np.ndarray) -> np.ndarray:
     return np.concatenate([(average - average.mean()) / spread, contrasts / disagreement], axis=1)
 
 
-def _farthest_points(space: np.ndarray, n: int, first: int) -> list[int]:
-    chosen = [first]
-    distance = np.linalg.norm(space - space[first], axis=1)
-    while len(chosen) < n:
-        index = int(np.argmax(distance))
-        if distance[index] <= 0:  # only duplicates left: take the next unchosen rows
-            rest = [i for i in range(len(space)) if i not in set(chosen)]
-            chosen.extend(rest[: n - len(chosen)])
-            break
-        chosen.append(index)
-        distance = np.minimum(distance, np.linalg.norm(space - space[index], axis=1))
+def _medoids(space: np.ndarray, n: int, seed: int) -> list[int]:
+    """Index of the row nearest each of ``n`` k-means centres (distinct rows)."""
+    from sklearn.cluster import KMeans
+
+    unique, first = np.unique(space, axis=0, return_index=True)
+    n = min(n, len(unique))
+    labels = KMeans(n_clusters=n, n_init=3, random_state=seed).fit(unique)
+    chosen = []
+    for centre in labels.cluster_centers_:
+        order = np.argsort(np.linalg.norm(unique - centre, axis=1))
+        chosen.append(next(int(first[i]) for i in order if int(first[i]) not in chosen))
     return chosen
 
 
@@ -54,6 +56,7 @@ def suggest_probes(
     group_column: str = DEVICE,
     source_groups: Sequence[Any] | None = None,
     target: str | None = None,
+    random_state: int = 0,
 ) -> pd.DataFrame:
     """The ``n`` candidate configurations of the new device whose measurement helps most.
 
@@ -66,9 +69,11 @@ def suggest_probes(
         group_column: The device column (see :meth:`CostModel.adapt`).
         source_groups: Source values of ``group_column`` when it is not ``device``.
         target: Target whose predictions describe the rows (default: the first).
+        random_state: Seed of the k-means.
 
     Returns:
-        The chosen rows of ``candidates`` (original index), in the order they were picked.
+        ``min(n, len(candidates))`` rows of ``candidates`` (original index), slowest-predicted
+        first.
 
     Raises:
         InvalidInputError: ``n`` not positive, no candidates, bad columns (see ``adapt``).
@@ -92,8 +97,9 @@ def suggest_probes(
             allow_known_device=True,
         )
     predictions = device_predictions(adapted, frame, target=target)
-    space = probe_space(predictions)
-    contrasts = predictions - predictions.mean(axis=1, keepdims=True)
-    first = int(np.argmax(np.linalg.norm(contrasts, axis=1)))
-    chosen = _farthest_points(space, min(int(n), len(frame)), first)
+    chosen = _medoids(probe_space(predictions), int(n), random_state)
+    if len(chosen) < n:  # fewer distinct predictions than probes: fill with the other rows
+        taken = set(chosen)
+        chosen += [i for i in range(len(frame)) if i not in taken][: n - len(chosen)]
+    chosen.sort(key=lambda i: -predictions[i].mean())
     return frame.iloc[chosen]
