@@ -37,6 +37,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from costmodel import registry
+from costmodel.base import CostRegressor
 from costmodel.conformal import SplitConformalCalibrator, check_coverage
 from costmodel.exceptions import InvalidInputError
 
@@ -297,10 +298,8 @@ class AdaptedCostRegressor(BaseEstimator):
         X = self._check_X(X)
         return self._from_z(self._point(X, self.source_predictions(X)))
 
-    def predict_interval(self, X: Any, *, coverage: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-        """Bounds ``(lower, upper)``, each shape ``(n_samples,)``."""
-        _, lower, upper = self.predict_with_interval(X, coverage=coverage)
-        return lower, upper
+    #: Bounds ``(lower, upper)``, each shape ``(n_samples,)`` (from :meth:`predict_with_interval`).
+    predict_interval = CostRegressor.predict_interval
 
     def predict_with_interval(
         self, X: Any, *, coverage: float = 0.9
