@@ -243,7 +243,10 @@ def adapt_model(
     reference = reference[model.input_columns].head(_REFERENCE_ROWS)
     source_featurizer = model.featurizer_
     featurizer = _with_group(source_featurizer, group_column, device)
-    source_block, templates = _device_block(source_featurizer, reference, group_column, known)
+    source_block, templates = _device_block(
+        source_featurizer, reference, group_column, [*known, device]
+    )
+    templates, own_template = templates[:-1], templates[-1:]
     new_names = list(featurizer.get_feature_names_out())
     source_names = list(source_featurizer.get_feature_names_out())
     new_block, _ = _device_block(featurizer, reference, group_column, [*known, device])
@@ -270,6 +273,7 @@ def adapt_model(
         )
         head.source_ = source_regressor
         head.templates_ = templates.astype(np.float32)
+        head.own_template_ = own_template.astype(np.float32)
         head.keep_ = keep
         if target in frame.columns and len(frame):
             y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=np.float64)

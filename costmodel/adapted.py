@@ -19,7 +19,8 @@ Intervals (``calibration_``):
 * ``"source-device spread, not calibrated on target"`` (too few target rows): the recipe is
   replayed on each source device in turn, with the other devices' predictions as inputs and the
   left-out device's predictions as the truth; those residuals, plus the source regressor's own
-  interval half-width, give the width. They are not calibrated on the new device.
+  interval half-width, give the width (with 0 rows, plus the distance to the source model's own
+  prediction from the new device's features). They are not calibrated on the new device.
 * ``"uncalibrated"``: one source device and too few rows; the interval is unbounded.
 
 Saved as JSON plus ``.npy`` arrays, the source regressor's own payload and (if fitted) an XGBoost
@@ -123,6 +124,9 @@ class AdaptedCostRegressor(BaseEstimator):
     Attributes:
         source_: The source regressor (unchanged).
         templates_: Source-device feature rows, shape ``(K, n_source_features)``.
+        own_template_: The new device's own feature row as the source featurizer encodes it
+            (``(1, n_source_features)``); with 0 rows, the interval also covers the source's
+            prediction from it.
         keep_: For each source feature outside the device block, its column in ``X``
             (``-1`` inside the block).
         intercept_, weights_: The head.
@@ -156,9 +160,10 @@ class AdaptedCostRegressor(BaseEstimator):
         z = self.source_._predict_point(self.source_.model_, stacked)
         return z.reshape(len(self.templates_), len(X)).T
 
-    def _stack(self, X: np.ndarray) -> np.ndarray:
-        k, width = self.templates_.shape
-        stacked = np.repeat(self.templates_[:, None, :], len(X), axis=1)
+    def _stack(self, X: np.ndarray, templates: np.ndarray | None = None) -> np.ndarray:
+        templates = self.templates_ if templates is None else templates
+        k, width = templates.shape
+        stacked = np.repeat(templates[:, None, :], len(X), axis=1)
         inside = self.keep_ >= 0
         stacked[:, :, inside] = X[None, :, self.keep_[inside]]
         return stacked.reshape(k * len(X), width)
@@ -192,6 +197,7 @@ class AdaptedCostRegressor(BaseEstimator):
         self.rounds_ = self._choose_rounds(X, P, z) if n >= self.residual_min_rows else 0
         self.intercept_, self.weights_, self.booster_ = self._fit_recipe(X, P, z, self.rounds_)
         self.add_source_width_ = False
+        self.zero_shot_ = n == 0
         if n >= self.calibration_min_rows:
             scores = np.abs(self._out_of_fold(X, P, z, self.rounds_))
             self.calibration_ = CALIBRATED.format(n=n)
@@ -315,6 +321,12 @@ class AdaptedCostRegressor(BaseEstimator):
             q = source.calibrator_.quantile(coverage)
             width = q if sigma is None else q * sigma.reshape(-1, len(X)).mean(axis=0)
             half = half + width
+            own = getattr(self, "own_template_", None)
+            if self.zero_shot_ and own is not None:
+                # No row of the new device: also cover where the source model's own guess for
+                # it (from its device features) departs from the source-device average.
+                stacked = self._stack(X, own)
+                half = half + np.abs(source._predict_point(source.model_, stacked) - z)
         return self._from_z(z), self._from_z(z - half), self._from_z(z + half)
 
     def warm(self) -> None:
@@ -330,6 +342,8 @@ class AdaptedCostRegressor(BaseEstimator):
         source_state = self.source_.save_payload(directory, source_stem)
         files = list(source_state["files"])
         arrays = {"templates": self.templates_, "scores": self.calibrator_.scores}
+        if getattr(self, "own_template_", None) is not None:
+            arrays["own"] = self.own_template_
         for name, array in arrays.items():
             files.append(f"{stem}.{name}.npy")
             np.save(directory / files[-1], np.asarray(array, dtype=np.float64), allow_pickle=False)
@@ -350,6 +364,7 @@ class AdaptedCostRegressor(BaseEstimator):
             "rounds": int(self.rounds_),
             "calibration": self.calibration_,
             "add_source_width": bool(self.add_source_width_),
+            "zero_shot": bool(self.zero_shot_),
             "n_features_in": int(self.n_features_in_),
         }
 
@@ -373,6 +388,9 @@ class AdaptedCostRegressor(BaseEstimator):
         regressor.rounds_ = int(state["rounds"])
         regressor.calibration_ = str(state["calibration"])
         regressor.add_source_width_ = bool(state["add_source_width"])
+        regressor.zero_shot_ = bool(state.get("zero_shot", False))
+        own = directory / f"{stem}.own.npy"
+        regressor.own_template_ = np.load(own, allow_pickle=False) if own.exists() else None
         regressor.n_features_in_ = int(state["n_features_in"])
         regressor.booster_ = None
         if regressor.rounds_:
