@@ -100,7 +100,10 @@ def bar(pairs: pd.DataFrame) -> dict[str, object]:
                     ours["spearman"] >= alone["spearman"] and ours["mape"] <= alone["mape"]
                 ),
                 "coverage_20_50_100": coverage,
-                "coverage_ok": bool(all(0.85 <= c <= 0.95 for c in coverage if c == c)),
+                "coverage_ok": bool(
+                    all(0.85 <= c <= 0.95 for c in coverage if c == c)
+                    and any(c == c for c in coverage)
+                ),
                 "coverage_0": get("adapted", 0, "coverage"),
                 "zero_shot_honest": bool(get("adapted", 0, "coverage") >= 0.85),
             }
