@@ -243,6 +243,111 @@ def predict(
     console.print(f"wrote {len(result)} predictions to [bold]{out}[/bold]")
 
 
+def _group_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+@app.command()
+def adapt(
+    source_model: Annotated[
+        str, typer.Argument(help="Source model directory or models:/NAME/VERSION (or @ALIAS).")
+    ],
+    rows: Annotated[
+        Path,
+        typer.Argument(
+            help="Measurements of the new device (.csv/.parquet); with --suggest, its candidates."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Adapted model directory (with --suggest: a .csv/.parquet file).")
+    ] = Path("adapted"),
+    suggest: Annotated[
+        int | None,
+        typer.Option(help="Instead of adapting, pick this many of ROWS to measure first."),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="The new device (default: from ROWS).")] = None,
+    group_column: Annotated[
+        str, typer.Option(help="Column naming the device (a locked clock, ...).")
+    ] = "device",
+    source_group: Annotated[
+        list[str] | None,
+        typer.Option(help="Source values of --group-column when it is not device (repeatable)."),
+    ] = None,
+    candidates: Annotated[
+        Path | None,
+        typer.Option(help="Unmeasured configurations of the new device (needed with 0 rows)."),
+    ] = None,
+    allow_known_device: Annotated[
+        bool, typer.Option(help="Accept rows of a device the source model was trained on.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Adapt a model to a new device from a few of its measurements (or suggest what to measure)."""
+    from costmodel.exceptions import InvalidInputError
+    from costmodel.model import load
+    from costmodel.training.data import resolve_dataset
+    from costmodel.uri import RegistrySource, is_registry_uri
+
+    def read(path: Path, targets: list[str]) -> Any:
+        if not path.exists():
+            raise InvalidInputError("no such file", file=str(path))
+        return resolve_dataset(str(path), targets=targets).frame
+
+    groups = [_group_value(g) for g in source_group] if source_group else None
+    with _progress() as progress:
+        task = progress.add_task("loading the source model", total=4)
+        model = load(source_model)
+        source = source_model
+        if is_registry_uri(source_model):
+            source = "models:/" + RegistrySource(source_model).fingerprint()
+        progress.update(task, completed=1, description=f"reading {rows.name}")
+        frame = read(rows, model.target_names)
+        space = read(candidates, model.target_names) if candidates is not None else None
+        if suggest is not None:
+            from costmodel.dataset import atomic_write
+            from costmodel.probes import suggest_probes
+
+            progress.update(task, completed=2, description=f"choosing {suggest} probes")
+            picked = suggest_probes(
+                model, frame, suggest, group_column=group_column, source_groups=groups
+            )
+            writers = {".csv": lambda t: picked.to_csv(t, index=False)}
+            writers[".parquet"] = lambda t: picked.to_parquet(t, index=False)
+            if out.suffix not in writers:
+                raise InvalidInputError("with --suggest, --out must end in .csv or .parquet")
+            atomic_write(out, writers[out.suffix])
+            console.print(
+                f"wrote {len(picked)} configurations to measure first to [bold]{out}[/bold]"
+            )
+            return
+        progress.update(task, completed=2, description=f"adapting to {len(frame)} rows")
+        adapted = model.adapt(
+            frame,
+            device=_group_value(device) if device is not None else None,
+            group_column=group_column,
+            source_groups=groups,
+            candidates=space,
+            allow_known_device=allow_known_device,
+            source=source,
+            random_state=seed,
+        )
+        progress.update(task, completed=3, description="saving")
+        adapted.save(out)
+        progress.update(task, completed=4)
+    lineage = adapted.info()["adaptation"]
+    for target, calibration in lineage["calibration"].items():
+        console.print(
+            f"{target}: {lineage['rows'][target]} rows of {lineage['device']}; "
+            f"intervals: {calibration}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"saved adapted model to [bold]{out}[/bold]")
+
+
 @app.command()
 def info(
     model_path: Annotated[str, typer.Argument(help="Saved model directory or models:/NAME@ALIAS.")],

@@ -175,6 +175,27 @@ class CostModel(BaseEstimator):
         }
         return self
 
+    def adapt(self, data: Any, **options: Any) -> CostModel:
+        """A new model for a new device from a few of its measurements (``self`` is unchanged).
+
+        The source trees are reused as they are: each row is predicted as if it ran on each
+        source device, and a small head fitted on ``data`` combines those predictions; intervals
+        are cross-conformal over ``data`` from 10 rows on, and otherwise say in
+        ``info()["adaptation"]["calibration"]`` that they come from the source devices' spread.
+        See :func:`costmodel.adapt.adapt_model` for the options (``group_column``,
+        ``candidates``, ``allow_known_device``, ...) and the errors raised.
+
+        Args:
+            data: Measurements of the new device (a Dataset or DataFrame; 0 rows: zero-shot).
+            **options: Keyword options of :func:`costmodel.adapt.adapt_model`.
+
+        Returns:
+            The adapted CostModel.
+        """
+        from costmodel.adapt import adapt_model
+
+        return adapt_model(self, data, **options)
+
     # ---- prediction -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
         from sklearn.exceptions import NotFittedError
@@ -344,6 +365,7 @@ class CostModel(BaseEstimator):
                 "training",
                 "created",
                 "versions",
+                "adaptation",
             )
             if k in meta
         }
@@ -363,7 +385,7 @@ class CostModel(BaseEstimator):
             | {"dataset": (self.metadata_["training"].get("dataset") or {}).get("name")},
             "created": self.metadata_.get("created"),
             "versions": self.metadata_.get("versions", {}),
-        }
+        } | ({"adaptation": self.metadata_["adaptation"]} if "adaptation" in self.metadata_ else {})
 
 
 def _frame_and_card(data: Any) -> tuple[pd.DataFrame, DatasetCard | None]:

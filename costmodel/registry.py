@@ -24,6 +24,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "xgboost": "costmodel.xgb:XGBCostRegressor",
         "mean": "costmodel.baseline:MeanCostRegressor",
         "seq2seq": "costmodel.seq2seq:TextToTextRegressor",
+        "adapted": "costmodel.adapted:AdaptedCostRegressor",
     },
     "featurizer": {
         "gemm": "costmodel.featurizers.gemm:GemmFeaturizer",

@@ -26,7 +26,13 @@ import pandas as pd
 from costmodel.exceptions import CostModelError, InvalidInputError
 from costmodel.uri import ARTIFACT_KEY
 
-__all__ = ["RegisteredVersion", "RegistryConflictError", "input_example", "register_model"]
+__all__ = [
+    "RegisteredVersion",
+    "RegistryConflictError",
+    "adaptation_tags",
+    "input_example",
+    "register_model",
+]
 
 _TAG_KIND = "costmodel.kind"
 _TAG_TARGETS = "costmodel.targets"
@@ -201,7 +207,7 @@ def register_model(
         source,
         run_id=run_id,
         description=description,
-        tags={"dataset": str(dataset)},
+        tags={"dataset": str(dataset), **adaptation_tags(model)},
     )
     for alias in aliases:
         client.set_registered_model_alias(name, alias, version.version)
@@ -212,6 +218,33 @@ def register_model(
         model_uri=f"models:/{name}/{version.version}",
         run_id=run_id,
     )
+
+
+def adaptation_tags(model: Any) -> dict[str, str]:
+    """Version tags of an adapted model naming its source: ``costmodel.source`` (the source's
+    ``models:/NAME/VERSION`` or path), ``costmodel.source_name``/``costmodel.source_version``
+    when it was a registered version, its fingerprint, the new device and the rows used."""
+    import json
+
+    from costmodel.uri import is_registry_uri, parse_registry_uri
+
+    lineage = model.metadata_.get("adaptation")
+    if not lineage:
+        return {}
+    tags = {
+        "costmodel.adapted_to": str(lineage["device"]),
+        "costmodel.source": str(lineage.get("source")),
+        "costmodel.source_fingerprint": str(lineage["source_fingerprint"]),
+        "costmodel.adaptation_rows": json.dumps(lineage["rows"], sort_keys=True),
+        "costmodel.adaptation_rows_fingerprint": str(lineage["rows_fingerprint"]),
+    }
+    source = lineage.get("source")
+    if source and is_registry_uri(source):
+        name, version, _ = parse_registry_uri(source)
+        tags["costmodel.source_name"] = name
+        if version is not None:
+            tags["costmodel.source_version"] = version
+    return tags
 
 
 def _training_data(model: Any) -> Any:

@@ -3,6 +3,14 @@
 The prior is a :class:`~costmodel.CostModel` trained elsewhere (other GPUs, other kernels with the
 same parameter names). It must predict the tuner's target and read exactly the space's parameters
 plus its fixed inputs; anything else is an error that names the columns at fault.
+
+A prior trained on two or more devices, used on a device it has not seen (``fixed["device"]``), is
+*adaptive*: as measurements arrive, :meth:`Prior.update` refits the same device-response head as
+:meth:`costmodel.CostModel.adapt` (each configuration predicted on every source device, a small
+non-negative ridge head combining them) on the measurements, so the prior's level and shape follow
+the new device. Its sigma is then the head's cross-validated error on the measurements, and
+:attr:`Prior.rank_quality` (the Spearman correlation of those out-of-fold predictions with the
+measurements) tells the tuner how well it ranks.
 """
 
 from __future__ import annotations
@@ -85,9 +93,69 @@ class Prior:
         self.target = target
         self.inputs = inputs
         self.unseen: list[str] = []
+        self.adaptive = _adaptable(model, target, fixed) and model_inputs is None
+        self.rank_quality: float | None = None
+        self._head: tuple[float, np.ndarray] | None = None
+        self._head_sigma: float | None = None
+        self._zero: Any = None
+        self._per_device: dict[int, np.ndarray] = {}
+
+    # ---- adaptation -----------------------------------------------------------------------
+    def _device_predictions(self, frame: pd.DataFrame) -> np.ndarray:
+        """Log predictions of each row on each source device, ``(n, K)`` (memoized per frame)."""
+        from costmodel.adapt import device_predictions
+
+        rows = frame[self.inputs].reset_index(drop=True)
+        key = int(pd.util.hash_pandas_object(rows, index=False).sum())
+        if key not in self._per_device:
+            if self._zero is None:
+                self._zero = self.model.adapt(
+                    rows.iloc[:0], candidates=rows.head(16), targets=self.target
+                )
+            self._per_device[key] = device_predictions(self._zero, rows, target=self.target)
+        return self._per_device[key]
+
+    def update(self, frame: pd.DataFrame, values: np.ndarray) -> None:
+        """Refit the device head on measured configurations ``frame`` and their ``values``
+        (positive); a no-op for a prior that is not adaptive."""
+        if not self.adaptive or len(frame) == 0:
+            return
+        from costmodel.adapted import fit_head
+        from costmodel.metrics import spearman
+
+        P = self._device_predictions(frame)
+        z = np.log(np.asarray(values, dtype=np.float64))
+        self._head = fit_head(P, z)
+        if len(z) < 5:
+            self._head_sigma, self.rank_quality = None, None
+            return
+        oof = np.empty(len(z))
+        for test in np.array_split(np.arange(len(z)), 5):
+            train = np.setdiff1d(np.arange(len(z)), test)
+            a, w = fit_head(P[train], z[train])
+            oof[test] = a + P[test] @ w
+        self._head_sigma = max(float(np.sqrt(np.mean((z - oof) ** 2))), 1e-3)
+        self.rank_quality = spearman(z, oof) if np.ptp(oof) > 0 else 0.0
 
     def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """``(log mean, log sigma)`` per row of ``frame`` (parameters and fixed inputs)."""
+        if self.adaptive:
+            P = self._device_predictions(frame)
+            a, w = (
+                self._head if self._head is not None else (0.0, np.full(P.shape[1], 1 / P.shape[1]))
+            )
+            mean = a + P @ w
+            if self._head_sigma is not None:
+                # Wider where the source devices disagree (normalized, as in normalized
+                # conformal intervals), so the acquisition explores there.
+                spread = P.std(axis=1)
+                scale = np.clip(spread / max(float(np.median(spread)), 1e-9), 0.5, 2.0)
+                return mean, self._head_sigma * scale
+            _, source_sigma = self._source_predict(frame)
+            return mean, np.sqrt(source_sigma**2 + P.std(axis=1) ** 2)
+        return self._source_predict(frame)
+
+    def _source_predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnseenCategoryWarning)
             rows = self.model_inputs(frame) if self.model_inputs is not None else frame
@@ -137,6 +205,23 @@ def load_prior(
             field="model",
         )
     return Prior(model, target, params, fixed, model_inputs)
+
+
+def _adaptable(model: Any, target: str, fixed: dict[str, Any]) -> bool:
+    """Whether ``model`` can be adapted to the space's device: trained on two or more devices,
+    with tree regressors, and the space fixes a device it has not seen."""
+    from costmodel.schema import DEVICE
+
+    devices = list(getattr(model, "metadata_", {}).get("devices") or [])
+    regressor = getattr(model, "regressors_", {}).get(target)
+    return (
+        len(devices) >= 2
+        and DEVICE in model.input_columns
+        and DEVICE in fixed
+        and str(fixed[DEVICE]) not in devices
+        and hasattr(regressor, "_predict_point")
+        and getattr(regressor, "log_target", False)
+    )
 
 
 def _check_model_inputs(

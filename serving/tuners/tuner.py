@@ -18,7 +18,11 @@ How a suggestion is made:
    * an online model of the loss alone (from 3 successful measurements on).
 
    When both exist, the one with the lower predict-then-measure error on the last measurements
-   is used, so a prior that is wrong for this device or kernel is dropped.
+   is used, so a prior that is wrong for this device or kernel is dropped. A prior trained on
+   several devices and used on a new one is adaptive (:class:`~costmodel.serving.tuners.prior.
+   Prior`): its device head is refitted on the measurements at every refit, like
+   :meth:`costmodel.CostModel.adapt`, and it is dropped while its out-of-fold rank correlation
+   with the measurements is below ``_MIN_PRIOR_RANK``.
 4. The acquisition (``"ei"``, ``"lcb"`` or ``"mean"``) ranks the candidates; a failure model
    (once two failures and two successes are known) scales expected improvement by the
    probability of success and removes likely failures for the other acquisitions.
@@ -53,6 +57,9 @@ _ERROR_WINDOW = 10
 #: Scored predictions of both variants needed before the online one may replace the prior.
 _MIN_SCORED = 5
 _DEFAULT_CANDIDATES = 20_000
+#: An adaptive prior whose out-of-fold Spearman on the measurements is below this is dropped
+#: (RGPE-style: a prior is trusted as far as it ranks what was measured).
+_MIN_PRIOR_RANK = 0.5
 
 
 class CostModelTuner:
@@ -465,6 +472,11 @@ class CostModelTuner:
         state: dict[str, Any] = {"log": log, "failure": FailureModel(self.seed)}
         if len(codes):
             state["failure"].fit(X, failed)
+        if self.prior is not None and log and self.prior.adaptive and len(z):
+            # The prior's head follows the measurements: drop its cached pool predictions.
+            self.prior.update(self.space.frame(codes[good]), y)
+            for key in ("prior", "prior_memo", "index"):
+                self._pool_cache.pop(key, None)
         if self.prior is not None and log:
             m0, s0 = self._prior_at(codes[good])
             residual = z - m0
@@ -488,6 +500,9 @@ class CostModelTuner:
             return "online"
         if "online_model" not in self._state:
             return "prior"
+        quality = self.prior.rank_quality
+        if quality is not None and quality < _MIN_PRIOR_RANK:
+            return "online"  # an adaptive prior that ranks the measurements badly is dropped
         prior_err, online_err = (self._errors[k][-_ERROR_WINDOW:] for k in ("prior", "online"))
         enough = min(len(prior_err), len(online_err)) >= _MIN_SCORED
         if enough and np.mean(online_err) < np.mean(prior_err):

@@ -19,22 +19,16 @@ def test_curve_has_every_strategy_and_size_and_more_examples_help_target_only():
         target="runtime_ms",
         group_column="nvml_gr_clock",
         held_out="1485",
-        sizes=(50, 300),
+        sizes=(0, 50, 300),
         regressor_params=PARAMS,
         max_source_rows=800,
     )
-    assert list(curve["strategy"]) == [
-        "source_only",
-        "target_only",
-        "pooled",
-        "stacked",
-        "target_only",
-        "pooled",
-        "stacked",
-    ]
-    assert list(curve["n"]) == [0, 50, 50, 50, 300, 300, 300]
+    each = ["target_only", "pooled", "stacked", "adapted", "adapted_probes"]
+    assert list(curve["strategy"]) == ["source_only", "adapted", *each, *each]
+    assert list(curve["n"]) == [0, 0] + [50] * 5 + [300] * 5
     assert (curve["n_test"] >= 100).all()
     assert curve["spearman"].between(-1, 1).all() and (curve["mape"] > 0).all()
+    assert curve["coverage"].between(0, 1).all() and (curve["top1_regret"] >= 0).all()
     only = curve[curve["strategy"] == "target_only"].set_index("n")
     assert only.loc[300, "mape"] < only.loc[50, "mape"]
 
