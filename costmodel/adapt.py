@@ -28,6 +28,7 @@ import pandas as pd
 
 from costmodel.adapted import AdaptedCostRegressor
 from costmodel.card import fingerprint
+from costmodel.dataset import frame_and_card
 from costmodel.exceptions import InvalidInputError, UnknownTargetError, UnseenCategoryWarning
 from costmodel.schema import (
     DEVICE,
@@ -181,8 +182,6 @@ def adapt_model(
             to work from, fewer than two source devices with no target rows.
         UnknownTargetError: A target column the source model does not predict.
     """
-    from costmodel.model import CostModel, _frame_and_card
-
     model._check_fitted()
     for target, regressor in model.regressors_.items():
         if isinstance(regressor, AdaptedCostRegressor) or not hasattr(regressor, "_predict_point"):
@@ -190,7 +189,7 @@ def adapt_model(
                 f"target {target!r}: adapt needs a source model of tree/forest regressors trained "
                 f"on devices, not a {regressor.kind!r} regressor (adapt from the original model)"
             )
-    frame, _ = _frame_and_card(data)
+    frame, _ = frame_and_card(data)
     _check_columns(model, frame, "adaptation rows", measured=True)
     if group_column not in model.input_columns:
         raise InvalidInputError(
@@ -284,7 +283,7 @@ def adapt_model(
         head.fit_rows(X, z, X_space)
         regressors[target] = head
         rows_used[target] = len(z)
-    adapted = CostModel(
+    adapted = type(model)(
         featurizer=featurizer, regressor=next(iter(regressors.values())), targets=chosen
     )
     adapted.featurizer_ = featurizer

@@ -17,7 +17,14 @@ from costmodel.card import CARD_METADATA_KEY, DatasetCard
 from costmodel.exceptions import InvalidInputError
 from costmodel.schema import input_columns, validate_frame
 
-__all__ = ["Dataset", "atomic_write", "read_parquet", "read_table_file", "write_parquet"]
+__all__ = [
+    "Dataset",
+    "atomic_write",
+    "frame_and_card",
+    "read_parquet",
+    "read_table_file",
+    "write_parquet",
+]
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,19 @@ class Dataset:
         """Read a Parquet file written by :meth:`to_parquet` (or any Parquet with a card)."""
         frame, card = read_parquet(path)
         return cls(frame, card)
+
+
+def frame_and_card(data: Dataset | pd.DataFrame) -> tuple[pd.DataFrame, DatasetCard | None]:
+    """The table and card of a :class:`Dataset`, or a bare DataFrame and ``None``.
+
+    Raises:
+        InvalidInputError: ``data`` is neither.
+    """
+    if isinstance(data, Dataset):
+        return data.frame, data.card
+    if isinstance(data, pd.DataFrame):
+        return data, None
+    raise InvalidInputError(f"expected a Dataset or a DataFrame, got {type(data).__name__}")
 
 
 def write_parquet(

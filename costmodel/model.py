@@ -22,8 +22,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from costmodel import registry
-from costmodel.card import DatasetCard, fingerprint
+from costmodel.card import fingerprint
 from costmodel.conformal import check_coverage
+from costmodel.dataset import frame_and_card
 from costmodel.exceptions import InvalidInputError, ModelFormatError, UnknownTargetError
 from costmodel.persistence import (
     check_payload_stem,
@@ -127,7 +128,7 @@ class CostModel(BaseEstimator):
             InvalidInputError: Missing targets, NaN or negative targets, too few valid rows.
             UnknownKindError: An unknown featurizer or regressor name.
         """
-        frame, card = _frame_and_card(data)
+        frame, card = frame_and_card(data)
         targets = list(self.targets)
         if not targets:
             raise InvalidInputError("give at least one target")
@@ -386,16 +387,6 @@ class CostModel(BaseEstimator):
             "created": self.metadata_.get("created"),
             "versions": self.metadata_.get("versions", {}),
         } | ({"adaptation": self.metadata_["adaptation"]} if "adaptation" in self.metadata_ else {})
-
-
-def _frame_and_card(data: Any) -> tuple[pd.DataFrame, DatasetCard | None]:
-    from costmodel.dataset import Dataset
-
-    if isinstance(data, Dataset):
-        return data.frame, data.card
-    if isinstance(data, pd.DataFrame):
-        return data, None
-    raise InvalidInputError(f"expected a Dataset or a DataFrame, got {type(data).__name__}")
 
 
 def _group_labels(frame: pd.DataFrame, groups: Any) -> np.ndarray | None:
