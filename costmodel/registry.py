@@ -24,6 +24,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "xgboost": "costmodel.xgb:XGBCostRegressor",
         "mean": "costmodel.baseline:MeanCostRegressor",
         "seq2seq": "costmodel.seq2seq:TextToTextRegressor",
+        "structured": "costmodel.throughput:ThroughputRegressor",
     },
     "featurizer": {
         "gemm": "costmodel.featurizers.gemm:GemmFeaturizer",
