@@ -121,14 +121,18 @@ def encode_rows(
                     raise InvalidInputError(f"row {row}: {exc}", rows=[row]) from exc
                 keys[key] = len(keys)
             entries.append((row, keys[key], count))
+    # Columns in sorted key order: the sums, to the last bit, do not depend on row order.
+    order = sorted(keys)
+    column_of = {keys[key]: column for column, key in enumerate(order)}
     counts = np.zeros((len(texts), len(keys)), dtype=np.float32)
-    for row, column, count in entries:
-        counts[row, column] = count
+    for row, first_seen, count in entries:
+        counts[row, column_of[first_seen]] = count
     parts = np.zeros((len(keys), len(part_vocabulary)), dtype=np.float32)
-    for column, tokens in enumerate(tokens_of):
+    for first_seen, tokens in enumerate(tokens_of):
+        column = column_of[first_seen]
         for token in tokens:
             index = part_vocabulary.get(token)
             if index is not None:
                 parts[column, index] = 1.0
-    form_index = np.array([form_vocabulary.get(key, -1) for key in keys], dtype=np.int64)
-    return SequenceBatch(list(keys), counts, parts, form_index)
+    form_index = np.array([form_vocabulary.get(key, -1) for key in order], dtype=np.int64)
+    return SequenceBatch(order, counts, parts, form_index)
