@@ -230,3 +230,38 @@ def test_seq2seq_reads_the_token_text(skl: pd.DataFrame, tmp_path) -> None:
     assert len(prediction) == 5 and np.isfinite(prediction["ipc_mean"]).all()
     vector = CostModel(featurizer="instructions", regressor="mean", targets=["ipc"])
     assert vector.fit(skl.head(50)).featurizer_.output == "vector"
+
+
+@pytest.mark.slow
+def test_cli_trains_and_predicts_ipc_and_cycles(skl: pd.DataFrame, tmp_path) -> None:
+    """``costmodel train ... --featurizer instructions -t ipc`` then ``costmodel predict``."""
+    from costmodel.cli import main
+    from costmodel.dataset import Dataset
+
+    data = load("pmevo-skl")
+    small = Dataset(skl.sample(400, random_state=0).reset_index(drop=True), data.card)
+    small.to_parquet(tmp_path / "skl.parquet")
+    fast = ["-p", "n_estimators=20", "-p", "difficulty_estimators=10", "-p", "n_jobs=1"]
+    for target in ("ipc", "iteration_cycles"):
+        code = main(
+            ["train", str(tmp_path / "skl.parquet"), "-t", target, "--featurizer", "instructions",
+             "--out", str(tmp_path / target), *fast]
+        )  # fmt: skip
+        assert code == 0
+    rows = skl.tail(6)[["instructions"]]
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    for target in ("ipc", "iteration_cycles"):
+        out = tmp_path / f"{target}.csv"
+        assert (
+            main(["predict", str(tmp_path / target), str(tmp_path / "rows.csv"), "--out", str(out)])
+            == 0
+        )
+        result = pd.read_csv(out)
+        assert len(result) == 6
+        assert (result[f"{target}_lower"] <= result[f"{target}_mean"]).all()
+        assert (result[f"{target}_mean"] <= result[f"{target}_upper"]).all()
+    model = CostModel.load(tmp_path / "ipc")
+    assert model.metadata_["targets"]["ipc"]["log_scale"] is False
+    assert CostModel.load(tmp_path / "iteration_cycles").metadata_["targets"]["iteration_cycles"][
+        "log_scale"
+    ]

@@ -1,0 +1,300 @@
+"""IPC / throughput of instruction sequences: our models against IACA, llvm-mca and Ithemal.
+
+Measures, per CPU (bundled ``pmevo-skl``, ``pmevo-zen``, ``pmevo-a72``: PMEvo's measured cycles per
+loop iteration of dependency-free instruction sequences on Intel Skylake, AMD Zen+ and ARM
+Cortex-A72), MAPE, Kendall tau, Spearman rho, 90% interval coverage and mean relative width of
+each model's ``iteration_cycles`` prediction on held-out rows, for four splits:
+
+* ``random``: 80/20 over all rows;
+* ``forms``: about 10% of the instruction forms held out; the test rows are every sequence holding
+  one of them (so each test sequence contains a form never seen in training);
+* ``len5->len1``: train on the length-5 sequences, test on the singletons;
+* ``len1->len5``: train on the singletons, test on the length-5 sequences.
+
+Beside each split, the other tools' predictions stored in the data (IACA and Ithemal on Skylake,
+llvm-mca on all three) are scored on the test rows that carry them, together with each model on
+exactly those rows (``rows = annotated``). A model predicting ``ipc`` is scored in cycles
+(``n_instructions / ipc``, its bounds likewise; its interval width is relative to its ipc
+prediction, since an ipc lower bound of 0 leaves the cycles interval unbounded). Measurement
+noise: the cards' duplicate count (multisets measured more than once); PMEvo's files hold none,
+so no noise floor is printed.
+
+Models come from :func:`make_models` (name -> factory ``seed -> unfitted model``); a model is
+anything with ``fit(Dataset)`` and ``predict(frame, coverage=...)`` returning
+``<target>_mean/_lower/_upper`` columns and a ``targets`` list (a :class:`costmodel.CostModel`).
+Add rows there. Prints a table, writes JSON (versions, host) and a predicted-vs-measured plot
+(random split) beside it. Default run (about 20 minutes on 2 busy cores)::
+
+    nice -n 10 python benchmarks/ipc.py --out benchmarks/results/ipc.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from costmodel import CostModel
+from costmodel.dataset import Dataset, atomic_write
+from costmodel.datasets import load as load_dataset
+from costmodel.metrics import evaluate
+from costmodel.persistence import library_versions
+
+CPUS = ("pmevo-skl", "pmevo-zen", "pmevo-a72")
+SPLITS = ("random", "forms", "len5->len1", "len1->len5")
+TARGET = "iteration_cycles"
+REFERENCES = {"iaca_cycles": "IACA", "llvm_mca_cycles": "llvm-mca", "ithemal_cycles": "Ithemal"}
+#: Models run only on some splits (the rest run on every split).
+ONLY_SPLITS: dict[str, tuple[str, ...]] = {"xgboost-ipc": ("random",)}
+
+
+def make_models(n_estimators: int = 300, n_jobs: int = 2) -> dict[str, Callable[[int], Any]]:
+    """Model name -> factory ``seed -> unfitted model`` (add further models here)."""
+    params = {
+        "n_estimators": n_estimators,
+        "learning_rate": 0.1,
+        "difficulty_estimators": 100,
+        "n_jobs": n_jobs,
+    }
+
+    def xgboost(target: str) -> Callable[[int], CostModel]:
+        return lambda seed: CostModel(
+            featurizer="instructions",
+            regressor="xgboost",
+            targets=[target],
+            regressor_params={**params, "random_state": seed},
+        )
+
+    return {"xgboost": xgboost(TARGET), "xgboost-ipc": xgboost("ipc")}
+
+
+def split_rows(frame: pd.DataFrame, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean train and test masks of ``split`` (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    n = len(frame)
+    lengths = frame["n_instructions"].to_numpy()
+    if split == "random":
+        test = np.zeros(n, dtype=bool)
+        test[rng.permutation(n)[: round(0.2 * n)]] = True
+        return ~test, test
+    if split == "forms":
+        rows = [set(t.split("\n")) for t in frame["instructions"]]
+        forms = sorted(set().union(*rows))
+        held = set(rng.choice(forms, size=max(1, round(0.1 * len(forms))), replace=False))
+        test = np.array([bool(r & held) for r in rows])
+        return ~test, test
+    if split == "len5->len1":
+        return lengths > 1, lengths == 1
+    if split == "len1->len5":
+        return lengths == 1, lengths > 1
+    raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
+
+
+def _cycles(prediction: pd.DataFrame, target: str, n: np.ndarray) -> tuple[np.ndarray, ...]:
+    mean, low, high = (
+        prediction[f"{target}_{s}"].to_numpy(float) for s in ("mean", "lower", "upper")
+    )
+    if target == "ipc":  # cycles = n / ipc; the bounds swap
+        with np.errstate(divide="ignore"):
+            return n / mean, n / np.maximum(high, 1e-12), n / np.maximum(low, 1e-12)
+    return mean, low, high
+
+
+def _scores(true: np.ndarray, pred: np.ndarray, low: Any = None, high: Any = None) -> dict:
+    keep = ("mape", "kendall", "spearman", "coverage", "mean_relative_width", "n")
+    result = evaluate(true, pred, low, high)
+    return {k: result[k] for k in keep}
+
+
+def run_case(
+    name: str, models: dict[str, Callable[[int], Any]], splits: list[str], seed: int, console: Any
+) -> tuple[list[dict], dict[str, pd.DataFrame]]:
+    """Every model and reference on every split of one CPU; also the random-split predictions."""
+    data = load_dataset(name)
+    frame = data.frame
+    device = data.card.hardware[0]
+    rows: list[dict] = []
+    scatter: dict[str, pd.DataFrame] = {}
+    for split in splits:
+        train, test = split_rows(frame, split, seed)
+        test_frame = frame[test].reset_index(drop=True)
+        true = test_frame[TARGET].to_numpy(float)
+        annotated = {
+            c: test_frame[c].notna().to_numpy()
+            for c in REFERENCES
+            if c in test_frame and test_frame[c].notna().any()
+        }
+        base = {"dataset": name, "device": device, "split": split}
+        base |= {"train_rows": int(train.sum()), "test_rows": int(test.sum())}
+        for column, mask in annotated.items():
+            rows.append(
+                base
+                | {"model": REFERENCES[column], "rows": "annotated"}
+                | _scores(true[mask], test_frame.loc[mask, column].to_numpy(float))
+            )
+            if split == "random":
+                scatter[REFERENCES[column]] = pd.DataFrame(
+                    {"measured": true[mask], "predicted": test_frame.loc[mask, column]}
+                )
+        for model_name, factory in models.items():
+            if split not in ONLY_SPLITS.get(model_name, SPLITS):
+                continue
+            started = time.time()
+            model = factory(seed)
+            model.fit(Dataset(frame[train].reset_index(drop=True), data.card))
+            fit_s = time.time() - started
+            target = next(iter(getattr(model, "targets", [TARGET])))
+            prediction = model.predict(test_frame, coverage=0.9)
+            n = test_frame["n_instructions"].to_numpy(float)
+            mean, low, high = _cycles(prediction, target, n)
+            extra = {"model": model_name, "target": target, "fit_s": round(fit_s, 1)}
+            scores = _scores(true, mean, low, high)
+            if target != TARGET:  # the width in the model's own target, where it is bounded
+                native = prediction[f"{target}_mean"].to_numpy(float)
+                width = prediction[f"{target}_upper"] - prediction[f"{target}_lower"]
+                scores["mean_relative_width"] = float(np.mean(width.to_numpy() / native))
+            rows.append(base | extra | {"rows": "all"} | scores)
+            union = np.zeros(len(true), dtype=bool)
+            for mask in annotated.values():
+                union |= mask
+            if union.any():
+                rows.append(
+                    base
+                    | extra
+                    | {"rows": "annotated"}
+                    | _scores(true[union], mean[union], low[union], high[union])
+                )
+            if split == "random":
+                scatter[model_name] = pd.DataFrame({"measured": true, "predicted": mean})
+            console.print(
+                f"{name} {split:>10} {model_name:>12}: MAPE {rows[-1]['mape']:.2f}% "
+                f"({fit_s:.0f} s)",
+                highlight=False,
+            )
+    return rows, scatter
+
+
+def _table(rows: list[dict]) -> Table:
+    table = Table(title="Cycles per iteration on held-out rows (90% intervals)")
+    for column in ("CPU", "split", "model", "rows", "n", "MAPE%", "τ", "ρ", "cover", "width"):
+        table.add_column(column, justify="left" if column in {"CPU", "split", "model"} else "right")
+
+    def fmt(value: Any, pattern: str) -> str:
+        return "-" if value is None or value != value else pattern.format(value)
+
+    for row in rows:
+        table.add_row(
+            row["device"],
+            row["split"],
+            row["model"],
+            row["rows"],
+            str(row["n"]),
+            fmt(row["mape"], "{:.2f}"),
+            fmt(row["kendall"], "{:.3f}"),
+            fmt(row["spearman"], "{:.3f}"),
+            fmt(row.get("coverage"), "{:.3f}"),
+            fmt(row.get("mean_relative_width"), "{:.3f}"),
+        )
+    return table
+
+
+def _plot(scatter: dict[str, dict[str, pd.DataFrame]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(scatter)
+    fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 5), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for label, points in scatter[name].items():
+            reference = label in REFERENCES.values()
+            ax.scatter(
+                points["measured"],
+                points["predicted"],
+                s=6 if reference else 9,
+                alpha=0.35 if reference else 0.7,
+                label=label,
+            )
+        low = min(p["measured"].min() for p in scatter[name].values()) * 0.8
+        high = max(p["measured"].max() for p in scatter[name].values()) * 1.25
+        ax.plot([low, high], [low, high], color="black", lw=1)
+        ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high * 3))
+        ax.set(title=f"{name} (random split)", xlabel="measured cycles / iteration")
+        ax.set_ylabel("predicted cycles / iteration")
+        ax.legend(fontsize=8, markerscale=2)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"), suffix=".png")
+    plt.close(fig)
+
+
+def main() -> None:
+    """Run the benchmark (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ipc.json"))
+    parser.add_argument("--cpus", nargs="+", default=list(CPUS), choices=CPUS)
+    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
+    parser.add_argument("--models", nargs="+", default=None, help="default: every model")
+    parser.add_argument("--n-estimators", type=int, default=300)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args()
+    console = Console()
+    factories = make_models(args.n_estimators, args.n_jobs)
+    unknown = sorted(set(args.models or ()) - set(factories))
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {sorted(factories)}")
+    models = {k: v for k, v in factories.items() if args.models is None or k in args.models}
+    started = time.time()
+    rows, scatter, noise = [], {}, {}
+    for name in args.cpus:
+        case_rows, case_scatter = run_case(name, models, args.splits, args.seed, console)
+        rows += case_rows
+        scatter[name] = case_scatter
+        noise[name] = load_dataset(name).card.extra.get("duplicate_noise", {})
+    Console(width=max(console.width, 120)).print(_table(rows))
+    for name, value in noise.items():
+        repeated = value.get("multisets_measured_more_than_once", 0)
+        console.print(
+            f"{name}: {repeated} multisets measured more than once"
+            + (f", median relative std {value['median_relative_std']:.4f}" if repeated else "")
+            + " (no repeat-noise floor)" * (not repeated)
+        )
+    result = {
+        "command": "python benchmarks/ipc.py "
+        + " ".join(
+            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in vars(args).items()
+            if v is not None
+        ),
+        "seed": args.seed,
+        "target": TARGET,
+        "elapsed_s": round(time.time() - started, 1),
+        "noise": noise,
+        "results": rows,
+        "versions": library_versions("costmodel", "numpy", "pandas", "scikit-learn", "xgboost"),
+        "host": {
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
+    }
+    text = json.dumps(result, indent=2, default=float)
+    atomic_write(args.out, lambda tmp: tmp.write_text(text + "\n"))
+    if "random" in args.splits:
+        _plot(scatter, args.out.with_suffix(".png"))
+    console.print(f"wrote {args.out} ({result['elapsed_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
