@@ -75,7 +75,15 @@ def make_models(n_estimators: int = 300, n_jobs: int = 2) -> dict[str, Callable[
             regressor_params={**params, "random_state": seed},
         )
 
-    return {"xgboost": xgboost(TARGET), "xgboost-ipc": xgboost("ipc")}
+    def structured(seed: int) -> CostModel:
+        return CostModel(
+            featurizer="instructions",
+            regressor="structured",
+            targets=[TARGET],
+            regressor_params={"random_state": seed},
+        )
+
+    return {"xgboost": xgboost(TARGET), "xgboost-ipc": xgboost("ipc"), "structured": structured}
 
 
 def split_rows(frame: pd.DataFrame, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,19 +1,18 @@
-"""The structured throughput model (regressor ``structured``) off the split it was fitted on.
+"""The structured throughput model (regressor ``structured``) on lengths it never saw, and
+adapted from Skylake to Zen+.
 
 Measures MAPE, Kendall tau, 90% interval coverage and mean relative width of the model's cycles
 per iteration on the bundled PMEvo datasets (``pmevo-skl``, ``pmevo-zen``, ``pmevo-a72``, real
-measurements; lengths 1 and 5 only), in these experiments:
+measurements; lengths 1 and 5 only). ``benchmarks/ipc.py`` has the random and held-out-form
+splits against the other models and tools; this script adds:
 
-* ``random``: 80/20 random split per CPU, other tools' predictions (IACA, llvm-mca, Ithemal) on
-  the same test rows where the data has them; training seconds;
-* ``lengths``: fit on one sequence length and test on the other (length 5 -> singletons and
-  singletons -> length 5), beside the MAPE on held-out rows of the length it saw;
-* ``forms``: hold out 10% of the instruction forms; test rows hold at least one of them;
+* ``lengths``: fit on 80% of one sequence length, score the held-out 20% of that length (the
+  length it saw) and every row of the other (length 5 -> singletons, singletons -> length 5);
 * ``adapt``: Skylake -> Zen+ with n = 20 / 50 / 100 Zen+ sequences: Zen+ only, pooled (Skylake
-  and Zen+ rows, device as input) and fine-tuning the Skylake model's usages (``warm_start``);
-  the Skylake model as it is beside them. Test: 1,000 fixed Zen+ rows.
+  and Zen+ rows, device as input) and fine-tuning the Skylake model's usages (``warm_start``,
+  a third of the steps); the Skylake model as it is beside them. Test: 1,000 fixed Zen+ rows.
 
-Example (about 15 minutes on 2 shared cores)::
+Example (about 15 minutes on 2 busy cores)::
 
     nice -n 10 python benchmarks/ipc_structured.py --out benchmarks/results/ipc_structured.json
 """
@@ -79,20 +78,6 @@ def _references(test: pd.DataFrame) -> dict:
     return out
 
 
-def random_split(frames: dict, params: dict, seed: int) -> list[dict]:
-    rows = []
-    for cpu, frame in frames.items():
-        order = np.random.default_rng(seed).permutation(len(frame))
-        test, train = frame.iloc[order[: len(frame) // 5]], frame.iloc[order[len(frame) // 5 :]]
-        regressor, seconds = _fit(train, params)
-        row = {"experiment": "random", "cpu": cpu, "fit_s": seconds, **_score(regressor, test)}
-        five = test[test["n_instructions"] == 5]
-        row["length5"] = _score(regressor, five)
-        row["references_length5"] = _references(five)
-        rows.append(row)
-    return rows
-
-
 def length_holdout(frames: dict, params: dict, seed: int, cpus: list[str]) -> list[dict]:
     rows = []
     for cpu in cpus:
@@ -113,27 +98,6 @@ def length_holdout(frames: dict, params: dict, seed: int, cpus: list[str]) -> li
                     "unseen_length": _score(regressor, frame[frame["n_instructions"] == unseen]),
                 }
             )
-    return rows
-
-
-def form_holdout(frames: dict, params: dict, seed: int) -> list[dict]:
-    rows = []
-    for cpu, frame in frames.items():
-        forms = frame["instructions"].str.split("\n")
-        vocabulary = sorted({f for fs in forms for f in fs})
-        rng = np.random.default_rng(seed)
-        held = set(rng.choice(vocabulary, size=len(vocabulary) // 10, replace=False))
-        has_held = np.array([not held.isdisjoint(fs) for fs in forms])
-        regressor, seconds = _fit(frame[~has_held], params)
-        rows.append(
-            {
-                "experiment": "forms",
-                "cpu": cpu,
-                "held_forms": len(held),
-                "fit_s": seconds,
-                **_score(regressor, frame[has_held]),
-            }
-        )
     return rows
 
 
@@ -160,12 +124,13 @@ def adaptation(frames: dict, params: dict, seed: int, sizes: list[int]) -> list[
         tuned.fit(_X(few), few[TARGET])
         rows.append({"experiment": "adapt", "method": "fine-tuned", "n": n, **_score(tuned, test)})
     rows[0]["fit_s"] = seconds
+    rows[0]["references"] = _references(test)
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiments", default="random,lengths,forms,adapt")
+    parser.add_argument("--experiments", default="lengths,adapt")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--steps", type=int, default=1500)
@@ -178,12 +143,8 @@ def main() -> None:
     params = {"n_members": args.members, "steps": args.steps, "random_state": args.seed}
     rows: list[dict] = []
     wanted = args.experiments.split(",")
-    if "random" in wanted:
-        rows += random_split(frames, params, args.seed)
     if "lengths" in wanted:
         rows += length_holdout(frames, params, args.seed, args.length_cpus.split(","))
-    if "forms" in wanted:
-        rows += form_holdout(frames, params, args.seed)
     if "adapt" in wanted:
         rows += adaptation(frames, params, args.seed, [int(s) for s in args.sizes.split(",")])
     for row in rows:

@@ -243,16 +243,6 @@ class ThroughputRegressor(CostRegressor):
             )
         return array
 
-    def _check_X_predict(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        array = self._check_X(X)
-        if array.shape[1] != self.n_features_in_:
-            raise InvalidInputError(
-                f"X has {array.shape[1]} column(s), but the regressor was fitted with "
-                f"{self.n_features_in_} (instructions{' and device' * (self.n_features_in_ - 1)})"
-            )
-        return array
-
     # ---- CostRegressor hooks --------------------------------------------------------------
     def _vocabularies(self, X: np.ndarray) -> tuple[list[str], list[str]]:
         previous = getattr(self, "model_", None) if self.warm_start else None
