@@ -58,8 +58,11 @@ REFERENCES = {"iaca_cycles": "IACA", "llvm_mca_cycles": "llvm-mca", "ithemal_cyc
 ONLY_SPLITS: dict[str, tuple[str, ...]] = {"xgboost-ipc": ("random",)}
 
 
-def make_models(n_estimators: int = 300, n_jobs: int = 2) -> dict[str, Callable[[int], Any]]:
-    """Model name -> factory ``seed -> unfitted model`` (add further models here)."""
+def make_models(
+    n_estimators: int = 300, n_jobs: int = 2, structured: dict[str, Any] | None = None
+) -> dict[str, Callable[[int], Any]]:
+    """Model name -> factory ``seed -> unfitted model`` (add further models here);
+    ``structured`` overrides parameters of the structured regressor."""
     params = {
         "n_estimators": n_estimators,
         "learning_rate": 0.1,
@@ -75,15 +78,15 @@ def make_models(n_estimators: int = 300, n_jobs: int = 2) -> dict[str, Callable[
             regressor_params={**params, "random_state": seed},
         )
 
-    def structured(seed: int) -> CostModel:
+    def structured_model(seed: int) -> CostModel:
         return CostModel(
             featurizer="instructions",
             regressor="structured",
             targets=[TARGET],
-            regressor_params={"random_state": seed},
+            regressor_params={**(structured or {}), "random_state": seed},
         )
 
-    return {"xgboost": xgboost(TARGET), "xgboost-ipc": xgboost("ipc"), "structured": structured}
+    return {"xgboost": xgboost(TARGET), "xgboost-ipc": xgboost("ipc"), "structured": structured_model}
 
 
 def split_rows(frame: pd.DataFrame, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -256,9 +259,12 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=None, help="default: every model")
     parser.add_argument("--n-estimators", type=int, default=300)
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--structured-members", type=int, default=5)
+    parser.add_argument("--structured-refit", type=int, choices=(0, 1), default=1)
     args = parser.parse_args()
     console = Console()
-    factories = make_models(args.n_estimators, args.n_jobs)
+    structured = {"n_members": args.structured_members, "refit": bool(args.structured_refit)}
+    factories = make_models(args.n_estimators, args.n_jobs, structured)
     unknown = sorted(set(args.models or ()) - set(factories))
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {sorted(factories)}")

@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--refit", type=int, choices=(0, 1), default=1)
     parser.add_argument("--length-cpus", default="SKL,ZEN,A72")
     parser.add_argument("--sizes", default="20,50,100")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ipc_structured.json"))
@@ -141,6 +142,7 @@ def main() -> None:
     frames = {cpu: load_dataset(name).frame for cpu, name in CPUS.items()}
     frames = {cpu: f[f["valid"]].reset_index(drop=True) for cpu, f in frames.items()}
     params = {"n_members": args.members, "steps": args.steps, "random_state": args.seed}
+    params["refit"] = bool(args.refit)
     rows: list[dict] = []
     wanted = args.experiments.split(",")
     if "lengths" in wanted:
