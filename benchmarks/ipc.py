@@ -86,7 +86,11 @@ def make_models(
             regressor_params={**(structured or {}), "random_state": seed},
         )
 
-    return {"xgboost": xgboost(TARGET), "xgboost-ipc": xgboost("ipc"), "structured": structured_model}
+    return {
+        "xgboost": xgboost(TARGET),
+        "xgboost-ipc": xgboost("ipc"),
+        "structured": structured_model,
+    }
 
 
 def split_rows(frame: pd.DataFrame, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
