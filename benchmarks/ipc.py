@@ -59,15 +59,19 @@ ONLY_SPLITS: dict[str, tuple[str, ...]] = {"xgboost-ipc": ("random",)}
 
 
 def make_models(
-    n_estimators: int = 300, n_jobs: int = 2, structured: dict[str, Any] | None = None
+    n_estimators: int = 300,
+    n_jobs: int = 2,
+    learning_rate: float = 0.1,
+    refit: bool = True,
+    structured_members: int = 5,
 ) -> dict[str, Callable[[int], Any]]:
-    """Model name -> factory ``seed -> unfitted model`` (add further models here);
-    ``structured`` overrides parameters of the structured regressor."""
+    """Model name -> factory ``seed -> unfitted model`` (add further models here)."""
     params = {
         "n_estimators": n_estimators,
-        "learning_rate": 0.1,
-        "difficulty_estimators": 100,
+        "learning_rate": learning_rate,
+        "difficulty_estimators": max(50, n_estimators // 3),
         "n_jobs": n_jobs,
+        "refit": refit,
     }
 
     def xgboost(target: str) -> Callable[[int], CostModel]:
@@ -83,7 +87,11 @@ def make_models(
             featurizer="instructions",
             regressor="structured",
             targets=[TARGET],
-            regressor_params={**(structured or {}), "random_state": seed},
+            regressor_params={
+                "n_members": structured_members,
+                "refit": refit,
+                "random_state": seed,
+            },
         )
 
     return {
@@ -173,22 +181,20 @@ def run_case(
             n = test_frame["n_instructions"].to_numpy(float)
             mean, low, high = _cycles(prediction, target, n)
             extra = {"model": model_name, "target": target, "fit_s": round(fit_s, 1)}
-            scores = _scores(true, mean, low, high)
-            if target != TARGET:  # the width in the model's own target, where it is bounded
-                native = prediction[f"{target}_mean"].to_numpy(float)
-                width = prediction[f"{target}_upper"] - prediction[f"{target}_lower"]
-                scores["mean_relative_width"] = float(np.mean(width.to_numpy() / native))
-            rows.append(base | extra | {"rows": "all"} | scores)
             union = np.zeros(len(true), dtype=bool)
             for mask in annotated.values():
                 union |= mask
-            if union.any():
-                rows.append(
-                    base
-                    | extra
-                    | {"rows": "annotated"}
-                    | _scores(true[union], mean[union], low[union], high[union])
-                )
+            native_width = None
+            if target != TARGET:  # the width in the model's own target, where it is bounded
+                width = prediction[f"{target}_upper"] - prediction[f"{target}_lower"]
+                native_width = width.to_numpy() / prediction[f"{target}_mean"].to_numpy(float)
+            for label, keep in (("all", np.ones(len(true), dtype=bool)), ("annotated", union)):
+                if not keep.any():
+                    continue
+                scores = _scores(true[keep], mean[keep], low[keep], high[keep])
+                if native_width is not None:
+                    scores["mean_relative_width"] = float(np.mean(native_width[keep]))
+                rows.append(base | extra | {"rows": label} | scores)
             if split == "random":
                 scatter[model_name] = pd.DataFrame({"measured": true, "predicted": mean})
             console.print(
@@ -262,24 +268,34 @@ def main() -> None:
     parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
     parser.add_argument("--models", nargs="+", default=None, help="default: every model")
     parser.add_argument("--n-estimators", type=int, default=300)
+    parser.add_argument("--learning-rate", type=float, default=0.1)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--structured-members", type=int, default=5)
-    parser.add_argument("--structured-refit", type=int, choices=(0, 1), default=1)
+    parser.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="refit the point model on all training rows after calibrating (--no-refit: faster)",
+    )
     args = parser.parse_args()
     console = Console()
-    structured = {"n_members": args.structured_members, "refit": bool(args.structured_refit)}
-    factories = make_models(args.n_estimators, args.n_jobs, structured)
+    factories = make_models(
+        args.n_estimators, args.n_jobs, args.learning_rate, args.refit, args.structured_members
+    )
     unknown = sorted(set(args.models or ()) - set(factories))
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {sorted(factories)}")
     models = {k: v for k, v in factories.items() if args.models is None or k in args.models}
     started = time.time()
-    rows, scatter, noise = [], {}, {}
-    for name in args.cpus:
-        case_rows, case_scatter = run_case(name, models, args.splits, args.seed, console)
-        rows += case_rows
-        scatter[name] = case_scatter
-        noise[name] = load_dataset(name).card.extra.get("duplicate_noise", {})
+    rows: list[dict] = []
+    scatter: dict[str, dict[str, pd.DataFrame]] = {name: {} for name in args.cpus}
+    noise = {n: load_dataset(n).card.extra.get("duplicate_noise", {}) for n in args.cpus}
+    for split in args.splits:  # split by split, so a partial run has every CPU's first splits
+        for name in args.cpus:
+            case_rows, case_scatter = run_case(name, models, [split], args.seed, console)
+            rows += case_rows
+            scatter[name].update(case_scatter)
+            _write_json(args, rows, noise, started, partial=True)
     Console(width=max(console.width, 120)).print(_table(rows))
     for name, value in noise.items():
         repeated = value.get("multisets_measured_more_than_once", 0)
@@ -288,14 +304,27 @@ def main() -> None:
             + (f", median relative std {value['median_relative_std']:.4f}" if repeated else "")
             + " (no repeat-noise floor)" * (not repeated)
         )
+    _write_json(args, rows, noise, started, partial=False)
+    if "random" in args.splits:
+        _plot(scatter, args.out.with_suffix(".png"))
+    console.print(f"wrote {args.out} ({time.time() - started:.0f} s)")
+
+
+def _flag(name: str, value: Any) -> str:
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {' '.join(map(str, value)) if isinstance(value, list) else value}"
+
+
+def _write_json(
+    args: argparse.Namespace, rows: list[dict], noise: dict, started: float, *, partial: bool
+) -> None:
     result = {
         "command": "python benchmarks/ipc.py "
-        + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in vars(args).items()
-            if v is not None
-        ),
+        + " ".join(_flag(k, v) for k, v in vars(args).items() if v is not None),
         "seed": args.seed,
+        "partial": partial,
         "target": TARGET,
         "elapsed_s": round(time.time() - started, 1),
         "noise": noise,
@@ -309,9 +338,6 @@ def main() -> None:
     }
     text = json.dumps(result, indent=2, default=float)
     atomic_write(args.out, lambda tmp: tmp.write_text(text + "\n"))
-    if "random" in args.splits:
-        _plot(scatter, args.out.with_suffix(".png"))
-    console.print(f"wrote {args.out} ({result['elapsed_s']:.0f} s)")
 
 
 if __name__ == "__main__":

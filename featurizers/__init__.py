@@ -7,6 +7,8 @@
   histograms, FLOP/byte estimates, loop nests, tile sizes; or canonical text for sequence models.
 * :class:`TextFeaturizer` (``"text"``): configs and logs as canonical text -> hashed n-grams, or
   text for the text-to-text regressor (:mod:`costmodel.seq2seq`).
+* :class:`InstructionsFeaturizer` (``"instructions"``): instruction sequences (PMEvo forms,
+  x86-64 and AArch64) -> counts over forms and their parts, or token text.
 * :mod:`~costmodel.featurizers.devices`: the device table both read.
 
 All are scikit-learn transformers (``fit``/``transform``/``get_feature_names_out``) that save
@@ -18,6 +20,7 @@ from __future__ import annotations
 from costmodel.featurizers.base import Featurizer, as_frame
 from costmodel.featurizers.devices import DeviceSpec, find_device, local_cpu_spec
 from costmodel.featurizers.gemm import GemmFeaturizer
+from costmodel.featurizers.instructions import InstructionsFeaturizer
 from costmodel.featurizers.kernel_config import KernelConfigFeaturizer
 from costmodel.featurizers.mlir import MLIRFeaturizer
 from costmodel.featurizers.text import TextFeaturizer
@@ -26,6 +29,7 @@ __all__ = [
     "DeviceSpec",
     "Featurizer",
     "GemmFeaturizer",
+    "InstructionsFeaturizer",
     "KernelConfigFeaturizer",
     "MLIRFeaturizer",
     "TextFeaturizer",
