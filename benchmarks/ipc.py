@@ -59,7 +59,11 @@ ONLY_SPLITS: dict[str, tuple[str, ...]] = {"xgboost-ipc": ("random",)}
 
 
 def make_models(
-    n_estimators: int = 300, n_jobs: int = 2, learning_rate: float = 0.1, refit: bool = True
+    n_estimators: int = 300,
+    n_jobs: int = 2,
+    learning_rate: float = 0.1,
+    refit: bool = True,
+    structured_members: int = 5,
 ) -> dict[str, Callable[[int], Any]]:
     """Model name -> factory ``seed -> unfitted model`` (add further models here)."""
     params = {
@@ -78,7 +82,23 @@ def make_models(
             regressor_params={**params, "random_state": seed},
         )
 
-    return {"xgboost": xgboost(TARGET), "xgboost-ipc": xgboost("ipc")}
+    def structured_model(seed: int) -> CostModel:
+        return CostModel(
+            featurizer="instructions",
+            regressor="structured",
+            targets=[TARGET],
+            regressor_params={
+                "n_members": structured_members,
+                "refit": refit,
+                "random_state": seed,
+            },
+        )
+
+    return {
+        "xgboost": xgboost(TARGET),
+        "xgboost-ipc": xgboost("ipc"),
+        "structured": structured_model,
+    }
 
 
 def split_rows(frame: pd.DataFrame, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -250,6 +270,7 @@ def main() -> None:
     parser.add_argument("--n-estimators", type=int, default=300)
     parser.add_argument("--learning-rate", type=float, default=0.1)
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--structured-members", type=int, default=5)
     parser.add_argument(
         "--refit",
         action=argparse.BooleanOptionalAction,
@@ -258,7 +279,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     console = Console()
-    factories = make_models(args.n_estimators, args.n_jobs, args.learning_rate, args.refit)
+    factories = make_models(
+        args.n_estimators, args.n_jobs, args.learning_rate, args.refit, args.structured_members
+    )
     unknown = sorted(set(args.models or ()) - set(factories))
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {sorted(factories)}")

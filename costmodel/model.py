@@ -61,7 +61,9 @@ class CostModel(BaseEstimator):
         featurizer: A fitted-or-not featurizer instance, or its kind name (``"kernel_config"``,
             ``"gemm"``, see ``costmodel.registry.available("featurizer")``). A featurizer named
             by kind that has an ``output`` parameter is made with ``output="text"`` when the
-            regressor reads text (``"seq2seq"``) and ``featurizer_params`` sets no ``output``.
+            regressor reads text (``"seq2seq"``; the regressor's ``text_output`` where it names
+            another, ``"forms"`` for ``"structured"``) and ``featurizer_params`` sets no
+            ``output``.
         regressor: A regressor instance (cloned per target) or kind name (``"xgboost"``,
             ``"random_forest"``, ``"mean"``).
         targets: Target columns to model, named with their unit (``runtime_ms``, ``power_w``, ...).
@@ -96,7 +98,8 @@ class CostModel(BaseEstimator):
             params = dict(self.featurizer_params or {})
             if "output" not in params and self._regressor_reads_text():
                 if "output" in cls().get_params():
-                    params["output"] = "text"  # a text regressor reads the featurizer's text
+                    # a text regressor reads the featurizer's text (or its own output kind)
+                    params["output"] = self._regressor_text_output()
             return cls(**params)
         return clone(self.featurizer)
 
@@ -104,6 +107,12 @@ class CostModel(BaseEstimator):
         if isinstance(self.regressor, str):
             return bool(getattr(registry.resolve("regressor", self.regressor), "reads_text", False))
         return bool(getattr(self.regressor, "reads_text", False))
+
+    def _regressor_text_output(self) -> str:
+        regressor = self.regressor
+        if isinstance(regressor, str):
+            regressor = registry.resolve("regressor", regressor)
+        return str(getattr(regressor, "text_output", "text"))
 
     def _make_regressor(self) -> Any:
         if isinstance(self.regressor, str):

@@ -25,6 +25,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "mean": "costmodel.baseline:MeanCostRegressor",
         "seq2seq": "costmodel.seq2seq:TextToTextRegressor",
         "adapted": "costmodel.adapted:AdaptedCostRegressor",
+        "structured": "costmodel.throughput:ThroughputRegressor",
     },
     "featurizer": {
         "gemm": "costmodel.featurizers.gemm:GemmFeaturizer",

@@ -27,6 +27,11 @@ signatures (``VPBLENDVB REG:W:V:256 REG:R:V:256 MEM:256 REG:R:V:256``), the inst
 one. Use ``CostModel(featurizer="instructions", regressor="seq2seq",
 featurizer_params={"output": "text"})``.
 
+Forms (``output="forms"``, for :class:`costmodel.throughput.ThroughputRegressor`, which parses
+every form itself): each row's forms as written, sorted and joined by newlines, in an object array
+of shape ``(n, 1)``, or ``(n, 2)`` with the device label as second column when the featurizer
+reads one. ``CostModel`` picks this output for ``regressor="structured"``.
+
 Reference predictions (``iaca_cycles``, ...; :func:`costmodel.schema.is_reference`) and every
 other column are never read: the featurizer reads ``column`` (and ``device``) only.
 
@@ -50,7 +55,7 @@ from costmodel.schema import DEVICE
 
 __all__ = ["InstructionForm", "InstructionsFeaturizer", "Operand", "parse_form", "sequence_text"]
 
-_OUTPUTS = ("vector", "text")
+_OUTPUTS = ("vector", "text", "forms")
 #: Vocabulary groups, in output order.
 _GROUPS = ("form", "mnemonic", "shape", "mnemonic+mem", "operand", "slot", "ngram")
 _TOTALS = (
@@ -104,7 +109,8 @@ class InstructionsFeaturizer(Featurizer):
 
     Args:
         column: Column holding the forms, one per line.
-        output: ``"vector"`` (float32 counts) or ``"text"`` (token strings, shape ``(n, 1)``).
+        output: ``"vector"`` (float32 counts), ``"text"`` (token strings, shape ``(n, 1)``) or
+            ``"forms"`` (the forms as written, ``(n, 1)``, or ``(n, 2)`` with the device).
         min_count: Keep a vocabulary term (form, mnemonic, ...) seen in at least this many
             training rows.
         device_features: One-hot ``device`` when the training table holds several devices.
@@ -211,6 +217,10 @@ class InstructionsFeaturizer(Featurizer):
             if devices is not None:
                 texts = [f"device={d} ; {t}" for d, t in zip(devices, texts, strict=True)]
             return np.asarray(texts, dtype=object)[:, None]
+        if self.output == "forms":
+            texts = ["\n".join(sorted(f.text for f in forms)) for forms in sequences]
+            columns = [texts] if devices is None else [texts, devices]
+            return np.asarray(columns, dtype=object).T
         return self._vectors(sequences, devices)
 
     def _devices(self, frame: pd.DataFrame) -> list[str] | None:
@@ -275,6 +285,8 @@ class InstructionsFeaturizer(Featurizer):
         self.required_columns()
         if self.output == "text":
             return np.asarray(["text"], dtype=object)
+        if self.output == "forms":
+            return np.asarray(["forms", *([DEVICE] if self.devices_ else [])], dtype=object)
         names = [f"{g}={t}" for g in _GROUPS for t in self.vocabulary_[g]]
         names += list(_TOTALS)
         names += [f"n_reads[{c}]" for c in self.register_classes_]

@@ -1,0 +1,154 @@
+"""ThroughputRegressor on a small real subset of pmevo-skl: the max-over-resources structure,
+persistence, unseen forms, intervals, fine-tuning and the CostModel path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import kendalltau
+
+pytest.importorskip("torch")
+pytest.importorskip("safetensors")
+
+from costmodel import registry
+from costmodel.datasets import load as load_dataset
+from costmodel.exceptions import InvalidInputError
+from costmodel.model import CostModel
+from costmodel.model import load as load_model
+from costmodel.throughput import ThroughputRegressor
+
+_SMALL = {"steps": 300, "n_members": 2, "refit": False, "hidden": 32}
+
+
+@pytest.fixture(scope="module")
+def skl():
+    frame = load_dataset("pmevo-skl").frame
+    order = np.random.default_rng(0).permutation(len(frame))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def fitted(skl):
+    train = skl.iloc[:300]
+    regressor = ThroughputRegressor(**_SMALL, random_state=1)
+    return regressor.fit(train[["instructions"]].to_numpy(), train["iteration_cycles"].to_numpy())
+
+
+def _rows(texts):
+    return np.asarray(texts, dtype=object)[:, None]
+
+
+def test_it_learns_the_order_of_held_out_sequences(fitted, skl):
+    test = skl.iloc[300:600]
+    point = fitted.predict(test[["instructions"]].to_numpy())
+    tau = kendalltau(point, test["iteration_cycles"])[0]
+    assert tau > 0.5, f"Kendall tau {tau:.3f} on held-out rows"
+
+
+def test_adding_an_instruction_never_makes_the_loop_faster(fitted, skl):
+    texts = list(skl["instructions"].iloc[300:400])
+    extra = skl["instructions"].iloc[400:500].str.split("\n").str[0].tolist()
+    before = fitted.predict(_rows(texts))
+    after = fitted.predict(_rows([t + "\n" + e for t, e in zip(texts, extra, strict=True)]))
+    assert np.all(after >= before * (1 - 1e-6))
+    assert np.mean(after > before * 1.01) > 0.2, "an added instruction should often cost cycles"
+
+
+def test_order_of_instructions_does_not_matter(fitted, skl):
+    texts = list(skl["instructions"].iloc[300:350])
+    shuffled = ["\n".join(reversed(t.split("\n"))) for t in texts]
+    np.testing.assert_allclose(fitted.predict(_rows(texts)), fitted.predict(_rows(shuffled)))
+
+
+def test_k_copies_of_a_form_take_k_times_the_cycles(fitted, skl):
+    forms = skl["instructions"].iloc[300:340].str.split("\n").str[0].tolist()
+    one = fitted.predict(_rows(forms))
+    for k in (2, 7, 15):
+        many = fitted.predict(_rows(["\n".join([f] * k) for f in forms]))
+        np.testing.assert_allclose(many, k * one, rtol=1e-4)
+
+
+def test_an_unseen_form_gets_a_finite_usage_from_its_parts(fitted):
+    seen = set(fitted.model_.forms)
+    unseen = "VPADDQ_((REG:W:V:512)),_((REG:R:V:512)),_((REG:R:V:512))"
+    assert unseen not in seen
+    point = fitted.predict(_rows([unseen, unseen + "\n" + unseen]))
+    assert np.all(np.isfinite(point)) and np.all(point > 0)
+    usage = fitted.resource_usage([unseen])
+    assert usage.shape == (1, fitted.n_resources + 1) and np.all(usage > 0)
+
+
+def test_intervals_are_ordered_and_nest_by_coverage(fitted, skl):
+    X = skl[["instructions"]].iloc[300:500].to_numpy()
+    point, lower, upper = fitted.predict_with_interval(X, coverage=0.9)
+    assert np.all(lower <= point) and np.all(point <= upper) and np.all(lower > 0)
+    low50, up50 = fitted.predict_interval(X, coverage=0.5)
+    assert np.all(low50 >= lower) and np.all(up50 <= upper)
+
+
+def test_fitting_is_deterministic_with_random_state(fitted, skl):
+    train = skl.iloc[:300]
+    again = ThroughputRegressor(**_SMALL, random_state=1).fit(
+        train[["instructions"]].to_numpy(), train["iteration_cycles"].to_numpy()
+    )
+    X = skl[["instructions"]].iloc[300:400].to_numpy()
+    np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
+
+
+def test_bad_input_names_the_row():
+    regressor = ThroughputRegressor(**_SMALL)
+    texts = ["ADD_((REG:RW:G:64)),_((IMM:32))"] * 30
+    texts[4] = "  \n "
+    with pytest.raises(InvalidInputError) as info:
+        regressor.fit(_rows(texts), np.ones(30))
+    assert info.value.rows == [4]
+    with pytest.raises(InvalidInputError):
+        regressor.fit(np.zeros((30, 3), dtype=object), np.ones(30))
+
+
+def test_fine_tuning_starts_from_the_fitted_usage(skl):
+    train = skl.iloc[:300]
+    regressor = ThroughputRegressor(**_SMALL).fit(
+        train[["instructions"]].to_numpy(), train["iteration_cycles"].to_numpy()
+    )
+    forms, first = list(regressor.model_.forms), regressor.model_.members[0]["embedding"]
+    zen = load_dataset("pmevo-zen").frame.sample(60, random_state=0)
+    X, y = zen[["instructions"]].to_numpy(), zen["iteration_cycles"].to_numpy()
+    regressor.set_params(warm_start=True, steps=150, prior_strength=1e-3).fit(X, y)
+    assert regressor.model_.forms[: len(forms)] == forms
+    tuned = regressor.model_.members[0]["embedding"]
+    assert tuned.shape[0] >= first.shape[0]
+    assert not np.array_equal(tuned[: len(first)], first)
+    assert np.all(np.isfinite(regressor.predict(X)))
+
+
+def test_cost_model_saves_and_loads_identical_predictions(skl, tmp_path):
+    assert registry.resolve("regressor", "structured") is ThroughputRegressor
+    model = CostModel(
+        featurizer="instructions",
+        regressor="structured",
+        targets=["iteration_cycles"],
+        regressor_params=_SMALL,
+    ).fit(skl.iloc[:300])
+    assert model.featurizer_.output == "forms"
+    model.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    rows = skl.iloc[300:360]
+    np.testing.assert_array_equal(again.predict(rows).to_numpy(), model.predict(rows).to_numpy())
+
+
+def test_pooled_devices_reach_the_regressor_as_a_second_column(skl):
+    zen = load_dataset("pmevo-zen").frame.sample(150, random_state=0)
+    pooled = pd.concat([skl.iloc[:150], zen], ignore_index=True)
+    model = CostModel(
+        featurizer="instructions",
+        regressor="structured",
+        targets=["ipc"],
+        regressor_params={**_SMALL, "predicts": "ipc"},
+    ).fit(pooled)
+    regressor = model.regressors_["ipc"]
+    assert regressor.n_features_in_ == 2
+    assert any("|" in key for key in regressor.model_.forms)
+    predicted = model.predict(pooled.iloc[:5])["ipc_mean"].to_numpy()
+    assert np.all(np.isfinite(predicted)) and np.all(predicted > 0)
