@@ -62,6 +62,7 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
         "n_samples": 8,
         "n_threads": 1,
     },
+    "structured": {"steps": 150, "n_members": 2, "hidden": 16, "n_resources": 4, "refit": False},
 }
 
 _TOO_FEW_ROWS = (

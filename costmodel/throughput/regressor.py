@@ -215,13 +215,16 @@ class ThroughputRegressor(CostRegressor):
 
     # ---- input checks (sequence texts instead of float matrices) --------------------------
     @staticmethod
-    def _check_X(X: Any) -> np.ndarray:
-        """Sequence texts (and device labels) as an object array ``(n, 1)`` or ``(n, 2)``."""
+    def _check_X(X: Any, *, allow_empty: bool = False) -> np.ndarray:
+        """Sequence texts (and device labels) as an object array ``(n, 1)`` or ``(n, 2)``;
+        zero rows only where ``allow_empty`` (prediction)."""
         if isinstance(X, str):
             raise InvalidInputError("X must be a sequence of instruction texts, not one string")
         array = np.asarray(X, dtype=object)
         if array.ndim == 1:
             array = array[:, None]
+        if len(array) == 0 and not allow_empty:
+            raise InvalidInputError("no rows to fit on (n_samples = 0)", field="instructions")
         if array.ndim != 2 or array.shape[1] not in (1, 2):
             raise InvalidInputError(
                 "the structured regressor reads one instruction text per row (shape (n,) or "

@@ -14,7 +14,7 @@ from costmodel.testing import check_featurizer_contract
 #: kind -> (bundled real dataset it reads, parameter sets to run the contract with).
 CASES: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "gemm": ("powersensor3-gemm", [{}]),
-    "instructions": ("pmevo-skl", [{}, {"output": "text"}]),
+    "instructions": ("pmevo-skl", [{}, {"output": "text"}, {"output": "forms"}]),
     "kernel_config": ("kt-pnpoly", [{}, {"strict": True}]),
     "mlir": ("iree-cpu-linalg", [{}, {"output": "text"}]),
     "text": ("zeus-power", [{}, {"output": "text"}]),

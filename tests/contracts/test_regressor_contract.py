@@ -14,9 +14,16 @@ from costmodel.featurizers.kernel_config import KernelConfigFeaturizer
 from costmodel.featurizers.text import TextFeaturizer
 from costmodel.testing import FAST_PARAMS, check_regressor_contract, expected_failed_checks
 
-#: Kinds that read text, not float matrices (scikit-learn's checks do not apply to them).
-TEXT_KINDS = {"seq2seq"}
-MATRIX_KINDS = sorted(k for k in registry.available("regressor") if k not in TEXT_KINDS)
+#: Kinds that read text, not float matrices (scikit-learn's checks do not apply to them), with
+#: the fixture of real texts they read.
+TEXT_KINDS = {"seq2seq": "zeus_texts", "structured": "skylake_forms"}
+#: Kinds that cannot be fitted on their own, with where they are tested instead.
+NOT_STANDALONE = {
+    "adapted": "made by CostModel.adapt from a fitted source (tests/core/test_adapt.py)",
+}
+MATRIX_KINDS = sorted(
+    k for k in registry.available("regressor") if k not in TEXT_KINDS and k not in NOT_STANDALONE
+)
 
 
 def _regressor(kind: str, **overrides: Any) -> Any:
@@ -26,7 +33,7 @@ def _regressor(kind: str, **overrides: Any) -> Any:
 
 
 def test_every_registered_kind_is_covered():
-    assert set(registry.available("regressor")) <= set(FAST_PARAMS)
+    assert set(registry.available("regressor")) <= set(FAST_PARAMS) | set(NOT_STANDALONE)
 
 
 @parametrize_with_checks(
@@ -57,6 +64,13 @@ def zeus_texts() -> tuple[np.ndarray, np.ndarray]:
     return TextFeaturizer(output="text").fit(frame).transform(frame), y
 
 
+@pytest.fixture(scope="module")
+def skylake_forms() -> tuple[np.ndarray, np.ndarray]:
+    """120 real PMEvo Skylake sequences (one instruction form a line) with their cycles."""
+    frame = load_dataset("pmevo-skl").frame.sample(120, random_state=0)
+    return frame[["instructions"]].to_numpy(dtype=object), frame["iteration_cycles"].to_numpy()
+
+
 @pytest.mark.parametrize("kind", MATRIX_KINDS)
 def test_matrix_regressor_contract(kind, pnpoly):
     X, y = pnpoly
@@ -65,6 +79,6 @@ def test_matrix_regressor_contract(kind, pnpoly):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(TEXT_KINDS))
-def test_text_regressor_contract(kind, zeus_texts):
-    X, y = zeus_texts
+def test_text_regressor_contract(kind, request):
+    X, y = request.getfixturevalue(TEXT_KINDS[kind])
     check_regressor_contract(lambda: _regressor(kind), X, y)
