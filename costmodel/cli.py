@@ -291,10 +291,10 @@ def adapt(
     from costmodel.training.data import resolve_dataset
     from costmodel.uri import RegistrySource, is_registry_uri
 
-    def read(path: Path, targets: list[str]) -> Any:
+    def read(path: Path, targets: list[str], *, allow_empty: bool = False) -> Any:
         if not path.exists():
             raise InvalidInputError("no such file", file=str(path))
-        return resolve_dataset(str(path), targets=targets).frame
+        return resolve_dataset(str(path), targets=targets, allow_empty=allow_empty).frame
 
     groups = [_group_value(g) for g in source_group] if source_group else None
     with _progress() as progress:
@@ -304,7 +304,7 @@ def adapt(
         if is_registry_uri(source_model):
             source = "models:/" + RegistrySource(source_model).fingerprint()
         progress.update(task, completed=1, description=f"reading {rows.name}")
-        frame = read(rows, model.target_names)
+        frame = read(rows, model.target_names, allow_empty=True)  # 0 rows: zero-shot
         space = read(candidates, model.target_names) if candidates is not None else None
         if suggest is not None:
             from costmodel.dataset import atomic_write

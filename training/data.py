@@ -12,26 +12,29 @@ from costmodel.exceptions import InvalidInputError
 __all__ = ["resolve_dataset"]
 
 
-def resolve_dataset(spec: str, *, targets: Sequence[str] = ()) -> Dataset:
+def resolve_dataset(
+    spec: str, *, targets: Sequence[str] = (), allow_empty: bool = False
+) -> Dataset:
     """Open ``spec`` as a file (``.parquet``, ``.csv``) if it exists, else as a bundled dataset.
 
     Args:
         spec: A path or a bundled name (``costmodel datasets list``).
         targets: Target columns, needed for a CSV or Parquet file without a card.
+        allow_empty: Accept a file that holds a header but no rows (the caller checks).
 
     Raises:
-        InvalidInputError: Unreadable, empty or header-only file, or a file without a card and
-            no ``targets``.
+        InvalidInputError: Unreadable or empty file, a header-only one (unless ``allow_empty``),
+            or a file without a card and no ``targets``.
         UnknownKindError: Neither a file nor a bundled dataset name.
     """
     path = Path(spec)
     if path.exists():
         if path.name.lower().endswith(".parquet"):
             data = Dataset.from_parquet(path)
-            if data.frame.empty:
+            if data.frame.empty and not allow_empty:
                 raise InvalidInputError("the file holds no rows", file=str(path))
         else:
-            frame = read_table_file(path)
+            frame = read_table_file(path, allow_empty=allow_empty)
             data = Dataset(frame, DatasetCard(name=path.stem, source=str(path)))
         if not data.card.targets:
             if not targets:
