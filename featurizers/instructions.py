@@ -1,7 +1,7 @@
 """Instruction sequences (PMEvo ``instructions`` cells) -> count vectors or token text.
 
 Each row's ``instructions`` cell holds instruction forms, one per line (a multiset: the order is
-ignored). Every form is parsed by :func:`~costmodel.featurizers.instruction_forms.parse_form`.
+ignored). Every form is parsed by :func:`~costmodel.instruction_forms.parse_form`.
 
 Vector features (``output="vector"``), summed over the instructions of a row, so the same
 multiset in any order gives the same vector:
@@ -50,7 +50,7 @@ import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
 from costmodel.featurizers.base import Featurizer, as_frame
-from costmodel.featurizers.instruction_forms import InstructionForm, Operand, parse_form
+from costmodel.instruction_forms import InstructionForm, Operand, parse_form
 from costmodel.schema import DEVICE
 
 __all__ = ["InstructionForm", "InstructionsFeaturizer", "Operand", "parse_form", "sequence_text"]

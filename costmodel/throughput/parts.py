@@ -2,7 +2,7 @@
 
 A row is one instruction sequence: its forms (``ADD_((REG:RW:G:64)),_((IMM:32))``, ...) joined by
 newlines, as in the ``instructions`` column of the PMEvo datasets. A form is split into **part
-tokens** by :func:`costmodel.featurizers.instructions.parse_form`, so that a form never seen in
+tokens** by :func:`costmodel.instruction_forms.parse_form`, so that a form never seen in
 training still gets a usage from the parts it shares with seen ones:
 
 * the mnemonic (``m=VPBLENDVB``) and its first/last one and two letters (``m<VP``, ``m>VB``);
@@ -39,7 +39,7 @@ def form_key(form: str, device: str | None) -> str:
 
 @lru_cache(maxsize=65536)
 def _form_tokens(form: str) -> tuple[str, ...]:
-    from costmodel.featurizers.instructions import parse_form
+    from costmodel.instruction_forms import parse_form
 
     parsed = parse_form(form)
     mnemonic = parsed.mnemonic

@@ -1,4 +1,7 @@
-"""Parse PMEvo-style instruction forms (x86-64 and AArch64) into mnemonic and operands.
+"""Instruction forms (x86-64 and AArch64, as PMEvo writes them) parsed into mnemonic and operands.
+
+In the core because the `instructions` featurizer and the structured throughput regressor both read
+them.
 
 A form is the assembly template of one instruction with its operands abstracted, as written by
 PMEvo's ``pm-testbench`` (spaces become ``_``)::
