@@ -94,10 +94,20 @@ def make_models(
             },
         )
 
+    def seq2seq_model(seed: int) -> CostModel:
+        # the text-to-text transformer at its default size, reading the featurizer's token text
+        return CostModel(
+            featurizer="instructions",
+            regressor="seq2seq",
+            targets=[TARGET],
+            regressor_params={"random_state": seed, "n_threads": n_jobs},
+        )
+
     return {
         "xgboost": xgboost(TARGET),
         "xgboost-ipc": xgboost("ipc"),
         "structured": structured_model,
+        "seq2seq": seq2seq_model,
     }
 
 
