@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from costmodel.atomic import atomic_write
 from costmodel.card import CARD_METADATA_KEY, DatasetCard
-from costmodel.exceptions import InvalidInputError
+from costmodel.exceptions import InvalidInputError, first_line
 from costmodel.schema import input_columns, validate_frame
 
 __all__ = [
@@ -152,8 +152,7 @@ def read_table_file(path: str | os.PathLike[str], *, allow_empty: bool = False) 
                 "the file is empty (no header, no rows)", file=str(path)
             ) from exc
         except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InvalidInputError(f"unreadable CSV ({reason})", file=str(path)) from exc
+            raise InvalidInputError(f"unreadable CSV ({first_line(exc)})", file=str(path)) from exc
     else:
         raise InvalidInputError("expected a .csv, .csv.gz or .parquet file", file=str(path))
     if not allow_empty and frame.empty:

@@ -16,6 +16,7 @@ __all__ = [
     "UnknownKindError",
     "UnknownTargetError",
     "UnseenCategoryWarning",
+    "first_line",
 ]
 
 _MAX_ROWS_SHOWN = 10
@@ -25,6 +26,15 @@ def _format_rows(rows: Sequence[int]) -> str:
     shown = ", ".join(str(r) for r in rows[:_MAX_ROWS_SHOWN])
     more = len(rows) - _MAX_ROWS_SHOWN
     return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def first_line(exc: BaseException, *, default: str | None = None) -> str:
+    """The first line of an exception's message (native libraries append stack traces to it);
+    ``default`` (else the exception's type name) when the message is empty."""
+    lines = str(exc).strip().splitlines()
+    if lines:
+        return lines[0]
+    return type(exc).__name__ if default is None else default
 
 
 class CostModelError(Exception):

@@ -25,7 +25,12 @@ from costmodel import registry
 from costmodel.card import fingerprint
 from costmodel.conformal import check_coverage
 from costmodel.dataset import frame_and_card
-from costmodel.exceptions import InvalidInputError, ModelFormatError, UnknownTargetError
+from costmodel.exceptions import (
+    InvalidInputError,
+    ModelFormatError,
+    UnknownTargetError,
+    first_line,
+)
 from costmodel.persistence import (
     check_payload_stem,
     library_versions,
@@ -412,9 +417,8 @@ def _group_labels(frame: pd.DataFrame, groups: Any) -> np.ndarray | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    """An exception as one line (native libraries append stack traces to their messages)."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}".strip()
+    """An exception as one line, with its type (``ValueError: ...``)."""
+    return f"{type(exc).__name__}: {first_line(exc, default='')}".strip()
 
 
 def _load_payload(regressor_cls: Any, entry: dict[str, Any], directory: Path, stem: str) -> Any:

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from costmodel.base import CostRegressor
-from costmodel.exceptions import ModelFormatError
+from costmodel.exceptions import ModelFormatError, first_line
 from costmodel.packed_trees import PackedTrees
 
 __all__ = ["COMPACT_PARAMS", "XGBCostRegressor"]
@@ -193,7 +193,7 @@ class XGBCostRegressor(CostRegressor):
             try:
                 return xgb.Booster(model_file=str(path))
             except xgb.core.XGBoostError as exc:  # the message ends in a C++ stack trace
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+                reason = first_line(exc, default="unreadable")
                 raise ModelFormatError(f"{path}: not a readable XGBoost model ({reason})") from exc
 
         model = read(f"{stem}.xgb.ubj")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from costmodel.exceptions import InvalidInputError
+from costmodel.exceptions import InvalidInputError, first_line
 from costmodel.serving.offline_read import BadRow, Chunk, Piece
 
 __all__ = ["MAX_LINE_BYTES", "csv_cuts", "read_csv"]
@@ -203,7 +203,7 @@ def _parse_block(
         try:
             table, invalid = _read_table(block, header, keep, sep, pcsv, quoting=quoting)
         except pa.ArrowInvalid as exc:
-            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else "unparsable"
+            problem = first_line(exc, default="unparsable")
             continue
         rows, wrong = _match_lines(block, invalid, len(header), sep, line, file)
         if len(rows) == table.num_rows:
