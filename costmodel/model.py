@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,22 +102,21 @@ class CostModel(BaseEstimator):
         if isinstance(self.featurizer, str):
             cls = registry.resolve("featurizer", self.featurizer)
             params = dict(self.featurizer_params or {})
-            if "output" not in params and self._regressor_reads_text():
-                if "output" in cls().get_params():
+            text_output = self._regressor_text_output()
+            if "output" not in params and text_output is not None:
+                if "output" in inspect.signature(cls).parameters:
                     # a text regressor reads the featurizer's text (or its own output kind)
-                    params["output"] = self._regressor_text_output()
+                    params["output"] = text_output
             return cls(**params)
         return clone(self.featurizer)
 
-    def _regressor_reads_text(self) -> bool:
-        if isinstance(self.regressor, str):
-            return bool(getattr(registry.resolve("regressor", self.regressor), "reads_text", False))
-        return bool(getattr(self.regressor, "reads_text", False))
-
-    def _regressor_text_output(self) -> str:
+    def _regressor_text_output(self) -> str | None:
+        """The featurizer output a text-reading regressor asks for (``None``: it reads numbers)."""
         regressor = self.regressor
         if isinstance(regressor, str):
             regressor = registry.resolve("regressor", regressor)
+        if not getattr(regressor, "reads_text", False):
+            return None
         return str(getattr(regressor, "text_output", "text"))
 
     def _make_regressor(self) -> Any:
