@@ -111,7 +111,8 @@ async def _poll_reloads(store: ModelStore, interval: float) -> None:
                 changed = await asyncio.to_thread(predictor.reload_if_changed)
             except Exception as exc:  # keep serving the old model; say why once per state
                 store.metrics.observe_reload(name, ok=False)
-                state = (await asyncio.to_thread(_fingerprint, predictor), repr(exc))
+                # The state that failed, read before loading: the source may change meanwhile.
+                state = (predictor.attempted_fingerprint or "unknown", repr(exc))
                 if failing.get(name) != state:
                     failing[name] = state
                     log.warning(
@@ -131,14 +132,6 @@ async def _poll_reloads(store: ModelStore, interval: float) -> None:
                 log.info(
                     "model %r: source is back to the served version %s", name, predictor.version
                 )
-
-
-def _fingerprint(predictor: Predictor) -> str:
-    """The source's fingerprint for telling broken states apart (``"unknown"`` if it fails)."""
-    try:
-        return predictor.source.fingerprint() if predictor.source is not None else ""
-    except Exception:  # a registry that is down: still one state
-        return "unknown"
 
 
 # ---- error handlers -------------------------------------------------------------------------

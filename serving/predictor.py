@@ -58,6 +58,8 @@ class Predictor:
     def __init__(self, model: Any, *, name: str | None = None, threads: int | None = None) -> None:
         self.threads = threads if threads is not None else (os.cpu_count() or 1)
         self._lock = threading.Lock()
+        #: Fingerprint of the source state the last reload attempt read (``None`` before any).
+        self.attempted_fingerprint: str | None = None
         if hasattr(model, "regressors_"):
             self.source: ModelSource | None = None
             self.name = name or "model"
@@ -99,13 +101,19 @@ class Predictor:
     def reload_if_changed(self) -> bool:
         """Reload when the source's fingerprint changed; return whether a new model is served.
 
+        The fingerprint read is kept in :attr:`attempted_fingerprint` (``None`` when reading
+        it failed), so a caller can tell which source state a failure belongs to even if the
+        source changes again while it handles the error.
+
         Raises:
             ModelFormatError: The changed model cannot be loaded (the old one stays served).
         """
         if self.source is None:
             return False
         with self._lock:
+            self.attempted_fingerprint = None
             fingerprint = self.source.fingerprint()
+            self.attempted_fingerprint = fingerprint
             if fingerprint == self._loaded.fingerprint:
                 return False
             model = self.source.load()

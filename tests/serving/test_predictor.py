@@ -99,6 +99,28 @@ def test_failed_reload_keeps_serving(model_dir, records):
     assert len(predictor.predict(records)) == len(records)
 
 
+def test_a_failed_reload_names_the_state_it_read_even_if_the_source_moves_on(model_dir, records):
+    predictor = Predictor(model_dir)
+    meta = model_dir / "meta.json"
+    good = meta.read_bytes()
+    meta.write_bytes(b"{ broken")
+    broken = predictor.source.fingerprint()
+    load = predictor.source.load
+
+    def load_then_repair():  # the source is repaired while the broken state is being read
+        try:
+            return load()
+        finally:
+            meta.write_bytes(good)
+
+    predictor.source.load = load_then_repair
+    with pytest.raises(Exception, match="corrupted metadata"):
+        predictor.reload_if_changed()
+    assert predictor.attempted_fingerprint == broken != predictor.source.fingerprint()
+    assert predictor.reload_if_changed() is False  # back to the served state: nothing to load
+    assert len(predictor.predict(records)) == len(records)
+
+
 def test_sources_and_registry_hook(tmp_path: Path, model_dir, records, monkeypatch):
     assert isinstance(resolve_source(model_dir), DirectorySource)
     assert DirectorySource(tmp_path / "nothing").fingerprint() == "missing"
