@@ -37,14 +37,13 @@ KNOWN_CYCLES = {
     frozenset(cycle)
     for cycle in (
         ("costmodel.model", "costmodel.uri"),
-        ("costmodel.serving.offline", "costmodel.serving.offline_dask"),
-        ("costmodel.serving.offline_csv", "costmodel.serving.offline_read"),
         (
             "costmodel.cli",
             "costmodel.datasets.cli",
             "costmodel.datasets.collectors.cli",
             "costmodel.datasets.collectors.gpu_gemm",
             "costmodel.datasets.collectors.mlir",
+            "costmodel.serving.offline.cli",
             "costmodel.serving.offline_cli",
             "costmodel.training.cli",
             "costmodel.training.demo",

@@ -1,15 +1,15 @@
-"""Offline prediction on profiling logs: every row scored, in bounded memory, optionally on Dask.
+"""Offline prediction on profiling logs: the run (:func:`predict_logs`) and what it did.
 
 >>> from costmodel.serving.offline import predict_logs
 >>> result = predict_logs(["logs/"], "model/", "scored.parquet", report="report/")
 >>> result.rows_written, result.bad_rows, result.anomalies
 
-Logs are read in chunks (:mod:`costmodel.serving.offline_read`), each chunk is predicted with
-intervals and compared with the measured value (:mod:`costmodel.serving.offline_score`), and the
+Logs are read in chunks (:mod:`costmodel.serving.offline.read`), each chunk is predicted with
+intervals and compared with the measured value (:mod:`costmodel.serving.offline.score`), and the
 output is streamed into one Parquet file through a temporary file beside it, renamed into place
 only when every row is written: a crash or an error never leaves a file that looks complete. With
 ``scheduler`` (a ``dask.distributed`` address or client) pieces of the logs are read and scored
-on the cluster's workers (:mod:`costmodel.serving.offline_dask`); the output and the summary are
+on the cluster's workers (:mod:`costmodel.serving.offline.cluster`); the output and the summary are
 the same. Malformed rows stop the run with an error naming the file and line, unless
 ``skip_bad``: then they are skipped, counted, and the first ones listed in the result.
 """
@@ -28,35 +28,16 @@ import pyarrow as pa
 
 from costmodel.atomic import AtomicTarget, check_destination
 from costmodel.exceptions import CostModelError, InvalidInputError, UnknownTargetError
-from costmodel.serving.offline_read import (
-    BadRow,
-    Piece,
-    conform,
-    expand_paths,
-    infer_schema,
-    plan_pieces,
-    read_piece,
-)
-from costmodel.serving.offline_report import GROUP_CANDIDATES, Summary
-from costmodel.serving.offline_score import ScoredChunk, output_schema, score_table
+from costmodel.serving.offline.cluster import score_on_dask
+from costmodel.serving.offline.pieces import BadRow, Piece
+from costmodel.serving.offline.read import expand_paths, infer_schema, plan_pieces, read_piece
+from costmodel.serving.offline.report import GROUP_CANDIDATES, Summary
+from costmodel.serving.offline.score import ScoredChunk, Settings, score_piece
 
-__all__ = ["OfflineResult", "Settings", "predict_logs", "score_piece"]
+__all__ = ["OfflineResult", "predict_logs"]
 
 #: Malformed rows listed in a result (all are counted).
 MAX_LISTED = 100
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What every piece needs to be read and scored the same way (sent to Dask workers)."""
-
-    columns: tuple[str, ...]
-    schema: pa.Schema
-    targets: tuple[str, ...]
-    coverage: float = 0.9
-    strict: bool = False
-    chunk_rows: int = 200_000
-    loader_options: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass
@@ -91,59 +72,6 @@ class OfflineResult:
     def rows_per_second(self) -> float:
         """Rows read per second of wall time."""
         return self.rows_read / self.seconds if self.seconds > 0 else 0.0
-
-
-def score_piece(
-    piece: Piece, model: Any, settings: Settings, *, line_base: int = 0
-) -> Iterator[tuple[ScoredChunk, int, int]]:
-    """Read and score ``piece`` chunk by chunk: yields ``(scored, rows_read, lines_so_far)``.
-
-    Line numbers in the output are the piece's offsets plus ``line_base``.
-
-    Raises:
-        InvalidInputError: The file lacks a column the model reads, or cannot be read.
-    """
-    needed = list(model.input_columns)
-    schema = _out(settings)
-    stats: dict[str, int] = {}
-    checked = False
-    for chunk in read_piece(
-        piece,
-        settings.columns,
-        chunk_rows=settings.chunk_rows,
-        options=dict(settings.loader_options),
-        stats=stats,
-    ):
-        if not checked:
-            missing = [c for c in needed if c not in chunk.table.column_names]
-            if missing:
-                raise InvalidInputError(
-                    f"missing column(s) {missing}; the model reads {needed}", file=piece.path
-                )
-            checked = True
-        table, broken, reasons = conform(chunk.table, settings.schema)
-        bad = [BadRow(b.file, (b.line or 0) + line_base, b.reason) for b in chunk.bad]
-        lines = chunk.lines + line_base
-        if broken.any():
-            bad += [BadRow(piece.path, int(lines[i]), reasons[i]) for i in np.flatnonzero(broken)]
-            keep = ~broken
-            table, lines = table.filter(pa.array(keep)), lines[keep]
-        scored = score_table(
-            model,
-            table,
-            lines,
-            piece.path,
-            schema,
-            targets=settings.targets,
-            coverage=settings.coverage,
-            strict=settings.strict,
-        )
-        scored.bad = sorted([*bad, *scored.bad], key=lambda b: b.line or 0)  # in line order
-        yield scored, chunk.table.num_rows + len(chunk.bad), stats.get("lines", 0)
-
-
-def _out(settings: Settings) -> pa.Schema:
-    return output_schema(settings.schema, settings.targets)
 
 
 class _AtomicParquet:
@@ -226,7 +154,7 @@ def predict_logs(
     Args:
         paths: Log files or directories (every log file under them).
         model: A fitted ``CostModel`` or its URI (directory, ``models:/NAME@ALIAS``).
-        out: The output Parquet file (columns: see :mod:`costmodel.serving.offline_score`).
+        out: The output Parquet file (columns: see :mod:`costmodel.serving.offline.score`).
         fmt: ``csv``, ``parquet`` or a loader name for every file (default: detected per file).
         targets: Targets to predict (default: all the model predicts).
         coverage: Nominal interval coverage.
@@ -292,13 +220,11 @@ def predict_logs(
     )
     result = OfflineResult(out=Path(out), anomalies={t: 0 for t in selected})
     summary = Summary(selected, groups) if report is not None else None
-    writer = _AtomicParquet(Path(out), _out(settings))
+    writer = _AtomicParquet(Path(out), settings.output_schema())
     try:
         if scheduler is None:
             stream = _in_process(pieces, model, settings, skip_bad, result)
         else:
-            from costmodel.serving.offline_dask import score_on_dask
-
             stream = score_on_dask(pieces, model, settings, scheduler, skip_bad, result)
         done = 0
         for scored, rows_read, finished in stream:

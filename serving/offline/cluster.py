@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from costmodel.exceptions import CostModelError, InvalidInputError
-from costmodel.serving.offline_read import BadRow, Piece
-from costmodel.serving.offline_score import ScoredChunk
+from costmodel.serving.offline.pieces import BadRow, Piece
+from costmodel.serving.offline.score import ScoredChunk, Settings, score_piece
 
 __all__ = ["connect", "score_on_dask"]
 
@@ -48,10 +48,10 @@ def connect(scheduler: Any) -> tuple[Any, bool]:
         ) from None
 
 
-def _score_whole_piece(piece: Piece, model: Any, settings: Any, line_base: int) -> dict[str, Any]:
+def _score_whole_piece(
+    piece: Piece, model: Any, settings: Settings, line_base: int
+) -> dict[str, Any]:
     """Worker side: score one piece; errors come back as values, not remote tracebacks."""
-    from costmodel.serving.offline import _out, score_piece
-
     tables, bad, warnings, rows, lines = [], [], set(), 0, 0
     try:
         for scored, read, seen in score_piece(piece, model, settings, line_base=line_base):
@@ -63,7 +63,7 @@ def _score_whole_piece(piece: Piece, model: Any, settings: Any, line_base: int) 
     except CostModelError as exc:
         message = getattr(exc, "message", str(exc))
         return {"error": BadRow(getattr(exc, "file", None) or piece.path, exc_line(exc), message)}
-    table = pa.concat_tables(tables) if tables else _out(settings).empty_table()
+    table = pa.concat_tables(tables) if tables else settings.output_schema().empty_table()
     return {"table": table, "bad": bad, "warnings": warnings, "rows": rows, "lines": lines}
 
 
@@ -75,7 +75,7 @@ def exc_line(exc: Exception) -> int | None:
 def score_on_dask(
     pieces: Sequence[Piece],
     model: Any,
-    settings: Any,
+    settings: Settings,
     scheduler: Any,
     skip_bad: bool,
     result: Any,

@@ -25,7 +25,7 @@ from costmodel import CostModel  # noqa: E402
 from costmodel.datasets import load as load_dataset  # noqa: E402
 from costmodel.exceptions import InvalidInputError  # noqa: E402
 from costmodel.serving.offline import predict_logs  # noqa: E402
-from costmodel.serving.offline_cli import register  # noqa: E402
+from costmodel.serving.offline.cli import register  # noqa: E402
 
 COLUMNS = ["m", "n", "k", "batch", "dtype", "device", "runtime_ms", "task_key"]
 INPUTS = ["m", "n", "k", "batch", "dtype", "device"]
@@ -123,7 +123,7 @@ def test_predict_logs_never_tracebacks_and_never_changes_a_good_row(scene, corru
     bad_lines = sorted(index + 2 for index in corruptions)  # line 1 is the header
     with (
         tempfile.TemporaryDirectory() as folder,
-        mock.patch("costmodel.serving.offline_csv.MAX_LINE_BYTES", LINE_LIMIT),
+        mock.patch("costmodel.serving.offline.read_csv.MAX_LINE_BYTES", LINE_LIMIT),
     ):
         log = Path(folder) / "log.csv"
         log.write_bytes(b"\n".join(lines) + b"\n")

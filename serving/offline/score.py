@@ -1,4 +1,8 @@
-"""Scoring one chunk of log rows: predictions with intervals, measured/predicted, anomaly flags.
+"""Scoring log rows: predictions with intervals, measured/predicted, anomaly flags.
+
+:func:`score_table` scores one chunk; :func:`score_piece` reads one piece of the logs chunk by
+chunk (:mod:`costmodel.serving.offline.read`) and scores each, the same way in process and on a
+Dask worker (:class:`Settings` carries what every piece needs).
 
 Output columns, in order: ``source_file``, ``source_line`` (1-based line of a CSV file, or row of
 the other formats), the columns read (model inputs and any kept columns), then per target
@@ -10,7 +14,7 @@ interval; null without a measurement), and last ``anomaly`` (any target anomalou
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +22,10 @@ import numpy as np
 import pyarrow as pa
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.serving.offline_read import BadRow
+from costmodel.serving.offline.pieces import BadRow, Piece
+from costmodel.serving.offline.read import conform, read_piece
 
-__all__ = ["ScoredChunk", "output_schema", "score_table"]
+__all__ = ["ScoredChunk", "Settings", "output_schema", "score_piece", "score_table"]
 
 #: Times a chunk is re-predicted after dropping rows the featurizer rejected.
 _MAX_RETRIES = 50
@@ -129,3 +134,69 @@ def score_table(
     arrays["anomaly"] = pa.array(any_anomaly)
     out = pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
     return ScoredChunk(out, bad, caught)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every piece needs to be read and scored the same way (sent to Dask workers)."""
+
+    columns: tuple[str, ...]
+    schema: pa.Schema
+    targets: tuple[str, ...]
+    coverage: float = 0.9
+    strict: bool = False
+    chunk_rows: int = 200_000
+    loader_options: tuple[tuple[str, Any], ...] = ()
+
+    def output_schema(self) -> pa.Schema:
+        """The output Parquet schema of the run (:func:`output_schema`)."""
+        return output_schema(self.schema, self.targets)
+
+
+def score_piece(
+    piece: Piece, model: Any, settings: Settings, *, line_base: int = 0
+) -> Iterator[tuple[ScoredChunk, int, int]]:
+    """Read and score ``piece`` chunk by chunk: yields ``(scored, rows_read, lines_so_far)``.
+
+    Line numbers in the output are the piece's offsets plus ``line_base``.
+
+    Raises:
+        InvalidInputError: The file lacks a column the model reads, or cannot be read.
+    """
+    needed = list(model.input_columns)
+    schema = settings.output_schema()
+    stats: dict[str, int] = {}
+    checked = False
+    for chunk in read_piece(
+        piece,
+        settings.columns,
+        chunk_rows=settings.chunk_rows,
+        options=dict(settings.loader_options),
+        stats=stats,
+    ):
+        if not checked:
+            missing = [c for c in needed if c not in chunk.table.column_names]
+            if missing:
+                raise InvalidInputError(
+                    f"missing column(s) {missing}; the model reads {needed}", file=piece.path
+                )
+            checked = True
+        table, broken, reasons = conform(chunk.table, settings.schema)
+        bad = [BadRow(b.file, (b.line or 0) + line_base, b.reason) for b in chunk.bad]
+        lines = chunk.lines + line_base
+        if broken.any():
+            bad += [BadRow(piece.path, int(lines[i]), reasons[i]) for i in np.flatnonzero(broken)]
+            keep = ~broken
+            table, lines = table.filter(pa.array(keep)), lines[keep]
+        scored = score_table(
+            model,
+            table,
+            lines,
+            piece.path,
+            schema,
+            targets=settings.targets,
+            coverage=settings.coverage,
+            strict=settings.strict,
+        )
+        scored.bad = sorted([*bad, *scored.bad], key=lambda b: b.line or 0)  # in line order
+        yield scored, chunk.table.num_rows + len(chunk.bad), stats.get("lines", 0)

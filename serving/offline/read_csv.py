@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from costmodel.exceptions import InvalidInputError, first_line
-from costmodel.serving.offline_read import BadRow, Chunk, Piece
+from costmodel.serving.offline.pieces import BadRow, Chunk, Piece
 
 __all__ = ["MAX_LINE_BYTES", "csv_cuts", "read_csv"]
 

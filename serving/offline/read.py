@@ -9,8 +9,9 @@ profiler traces, Google-benchmark JSON, CUTLASS profiler CSV) are small per file
 
 Every row keeps where it came from: the 1-based line of a CSV file, or the 1-based row (record)
 of the other formats. Rows that do not fit (a wrong number of CSV fields, text in a numeric
-column) come back as :class:`BadRow` records instead of data. CSV files are split into lines, so
-a quoted value must not span lines (as for ``dask.dataframe.read_csv`` with a block size).
+column) come back as malformed rows (:class:`costmodel.serving.offline.pieces.BadRow`) instead
+of data. CSV files are split into lines, so a quoted value must not span lines (as for
+``dask.dataframe.read_csv`` with a block size).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import itertools
 import os
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +28,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from costmodel.exceptions import InvalidInputError
+from costmodel.serving.offline.pieces import Chunk, Piece
+from costmodel.serving.offline.read_csv import csv_cuts, read_csv
 
 __all__ = [
-    "BadRow",
-    "Chunk",
-    "Piece",
     "conform",
     "detect_format",
     "expand_paths",
@@ -46,48 +45,6 @@ _LOG_SUFFIXES = (*_CSV_SUFFIXES, ".parquet", ".json", ".json.gz", ".txt", ".log"
 _HEAD_BYTES = 4096
 #: Integer columns hold int64: larger magnitudes (and inf) are malformed values.
 _INT64_LIMIT = 2.0**63
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """A malformed row: the file, its 1-based line (CSV) or row (other formats), the problem."""
-
-    file: str
-    line: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A unit of work: one file, or a byte range of a CSV file / row groups of a Parquet file.
-
-    ``line_base`` is the number of the piece's first line or row in the file (1-based), or
-    ``None`` for a CSV byte range whose first line is only known once the lines before it are
-    counted (the Dask path counts them as results come back).
-    """
-
-    path: str
-    fmt: str
-    start: int = 0
-    stop: int | None = None
-    line_base: int | None = 1
-
-
-@dataclass
-class Chunk:
-    """Rows read from a piece: columns conformed to the run's schema, where each row came from.
-
-    ``lines`` are 0-based offsets from the piece's first line (CSV) or row; add the piece's line
-    base for file line numbers. ``bad`` rows carry offsets the same way.
-    """
-
-    table: pa.Table
-    lines: np.ndarray
-    bad: list[BadRow] = field(default_factory=list)
 
 
 def expand_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -170,8 +127,6 @@ def plan_pieces(
         kind = fmt or detect_format(path)
         size = path.stat().st_size
         if piece_bytes and kind == "csv" and not path.name.endswith(".gz") and size > piece_bytes:
-            from costmodel.serving.offline_csv import csv_cuts
-
             cuts = csv_cuts(path, piece_bytes, size)
             for index, (start, stop) in enumerate(itertools.pairwise(cuts)):
                 pieces.append(Piece(str(path), kind, start, stop, 1 if index == 0 else None))
@@ -211,8 +166,6 @@ def read_piece(
         InvalidInputError: An unreadable file (naming it).
     """
     if piece.fmt == "csv":
-        from costmodel.serving.offline_csv import read_csv
-
         yield from read_csv(piece, columns, chunk_rows, stats if stats is not None else {})
     elif piece.fmt == "parquet":
         yield from _read_parquet(piece, columns, chunk_rows)
