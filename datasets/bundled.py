@@ -3,7 +3,7 @@
 Each file is a zstd Parquet table in the measurement schema with its
 :class:`~costmodel.card.DatasetCard` (source, commit, license, paper, repeat noise) in the file's
 metadata. They were converted from public, permissively licensed data by
-:mod:`costmodel.datasets.convert`; ``data/README.md`` lists them with attribution. Nothing is
+``tools/convert_datasets.py``; ``data/README.md`` lists them with attribution. Nothing is
 downloaded: the files are package data, read with :mod:`importlib.resources`.
 """
 
