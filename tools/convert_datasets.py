@@ -32,7 +32,7 @@ import pandas as pd
 
 from costmodel.card import DatasetCard
 from costmodel.dataset import Dataset, atomic_write, write_parquet
-from costmodel.datasets.loaders import kerneltuner, table
+from costmodel.datasets.loaders import kerneltuner, pmevo, table
 from costmodel.datasets.loaders.base import finish_dataset, repeat_noise
 from costmodel.exceptions import CostModelError, InvalidInputError
 from costmodel.schema import DEVICE, FAILURE_REASON, N_REPEATS, VALID, std_column
@@ -700,6 +700,8 @@ def _check_one(shared: Path, path: Path) -> str:
     rel = path.relative_to(shared).as_posix()
     if rel in _CHECK_TABLES:
         data = table.load(path, **_CHECK_TABLES[rel])
+    elif rel.startswith("pmevo-throughput/"):  # converted by tools/convert_pmevo.py
+        data = pmevo.load(path)
     elif "_T4." in path.name:
         classic = kerneltuner.load(_t4_sibling(path))
         data = kerneltuner.load(path, device=classic.card.hardware[0])
@@ -725,9 +727,10 @@ def _check_one(shared: Path, path: Path) -> str:
 
 def check(shared: Path) -> int:
     """Load every source file in ``shared`` with its loader, print one line per file and return
-    the number of failures. Kernel Tuner files (``*.json``, ``*.json.gz``) go through the
-    ``kerneltuner`` loader with its defaults (T4 files are also compared with their classic
-    sibling); CSV files through the ``table`` loader with the mappings the conversion uses."""
+    the number of failures. PMEvo experiment files go through the ``pmevo`` loader, other JSON
+    files (``*.json``, ``*.json.gz``) through the ``kerneltuner`` loader with its defaults (T4
+    files are also compared with their classic sibling); CSV files through the ``table`` loader
+    with the mappings the conversion uses."""
     files = sorted(p for p in shared.rglob("*") if p.is_file() and not p.name.endswith(".md"))
     failures = 0
     for path in files:

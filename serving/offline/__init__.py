@@ -9,34 +9,13 @@ the :class:`Summary`); :func:`score_piece` and its :class:`Settings`, to score o
 logs elsewhere. The modules, in the order the data flows: ``pieces`` (pieces, chunks, malformed
 rows), ``read`` and ``read_csv`` (streaming the logs), ``score`` (predictions, anomalies),
 ``cluster`` (the Dask path), ``report`` (the summary), ``run`` (:func:`predict_logs`), ``cli``.
-
-Names are imported lazily, so the CLI starts without pyarrow.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from costmodel.serving.offline.pieces import BadRow
+from costmodel.serving.offline.report import Summary
+from costmodel.serving.offline.run import OfflineResult, predict_logs
+from costmodel.serving.offline.score import Settings, score_piece
 
-_LAZY = {
-    "predict_logs": "costmodel.serving.offline.run:predict_logs",
-    "OfflineResult": "costmodel.serving.offline.run:OfflineResult",
-    "BadRow": "costmodel.serving.offline.pieces:BadRow",
-    "Summary": "costmodel.serving.offline.report:Summary",
-    "score_piece": "costmodel.serving.offline.score:score_piece",
-    "Settings": "costmodel.serving.offline.score:Settings",
-}
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, _, attr = _LAZY[name].partition(":")
-        value = getattr(import_module(module), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'costmodel.serving.offline' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__all__ = ["BadRow", "OfflineResult", "Settings", "Summary", "predict_logs", "score_piece"]
