@@ -22,12 +22,10 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from costmodel import CostModel  # noqa: E402
-from costmodel.datasets import load as load_dataset  # noqa: E402
 from costmodel.exceptions import InvalidInputError  # noqa: E402
 from costmodel.serving.offline import predict_logs  # noqa: E402
 from costmodel.serving.offline.cli import register  # noqa: E402
 
-COLUMNS = ["m", "n", "k", "batch", "dtype", "device", "runtime_ms", "task_key"]
 INPUTS = ["m", "n", "k", "batch", "dtype", "device"]
 #: Rows in the log: more than one 64 KiB block, so chunks infer their types apart.
 N_ROWS = 900
@@ -89,19 +87,12 @@ def _corrupt(line: bytes, kind: str, position: int, value: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory) -> tuple[CostModel, Path, pd.DataFrame, pd.DataFrame]:
-    """A small GEMM runtime model on the real H100 rows, saved; the log rows; their predictions
-    when scored alone."""
-    data = load_dataset("h100-gemm")
-    model = CostModel(
-        featurizer="gemm",
-        targets=["runtime_ms"],
-        regressor_params={"n_estimators": 20, "difficulty_estimators": 10, "n_jobs": 1},
-    ).fit(data)
-    saved = model.save(tmp_path_factory.mktemp("fuzz") / "model")
-    frame = data.frame[COLUMNS]
-    rows = pd.concat([frame] * (N_ROWS // len(frame) + 1), ignore_index=True).head(N_ROWS)
-    return model, saved, rows, model.predict(rows)
+def scene(gemm_model, rows) -> tuple[CostModel, Path, pd.DataFrame, pd.DataFrame]:
+    """The small GEMM runtime model on the real H100 rows (``conftest.py``), saved; the log rows;
+    their predictions when scored alone."""
+    model, saved = gemm_model
+    log_rows = pd.concat([rows] * (N_ROWS // len(rows) + 1), ignore_index=True).head(N_ROWS)
+    return model, saved, log_rows, model.predict(log_rows)
 
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
