@@ -19,7 +19,7 @@ How a suggestion is made:
 
    When both exist, the one with the lower predict-then-measure error on the last measurements
    is used, so a prior that is wrong for this device or kernel is dropped. A prior trained on
-   several devices and used on a new one is adaptive (:class:`~costmodel.serving.tuners.prior.
+   several devices and used on a new one is adaptive (:class:`~costmodel.tuning.prior.
    Prior`): its device head is refitted on the measurements at every refit, like
    :meth:`costmodel.CostModel.adapt`, and it is dropped while its out-of-fold rank correlation
    with the measurements is below ``_MIN_PRIOR_RANK``.
@@ -41,10 +41,10 @@ import pandas as pd
 from scipy.stats import norm
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.serving.tuners.acquisition import ACQUISITIONS, maximin_design, utility
-from costmodel.serving.tuners.prior import Prior, load_prior
-from costmodel.serving.tuners.space import Range, SearchSpace
-from costmodel.serving.tuners.surrogate import REGRESSORS, FailureModel, Surrogate
+from costmodel.tuning.acquisition import ACQUISITIONS, maximin_design, utility
+from costmodel.tuning.prior import Prior, load_prior
+from costmodel.tuning.space import Range, SearchSpace
+from costmodel.tuning.surrogate import REGRESSORS, FailureModel, Surrogate
 
 __all__ = ["CostModelTuner"]
 
