@@ -55,7 +55,8 @@ def test_installed_wheel_imports_subpackages(wheel: Path, tmp_path: Path):
         " costmodel.serving, costmodel.tuning;"
         "assert costmodel.__file__.startswith(sys.argv[1]), costmodel.__file__;"
         "import importlib.util as u;"
-        "assert all(u.find_spec(n) is None for n in ('featurizers', 'training', 'serving', 'tuning'));"
+        "assert all(u.find_spec(n) is None"
+        " for n in ('featurizers', 'training', 'serving', 'tuning'));"
         "print(len(costmodel.datasets.list_datasets()))"
     )
     result = subprocess.run(
