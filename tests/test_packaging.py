@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ("featurizers", "datasets", "training", "serving")
+SUBPACKAGES = ("featurizers", "datasets", "training", "serving", "tuning")
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +52,11 @@ def test_installed_wheel_imports_subpackages(wheel: Path, tmp_path: Path):
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "import costmodel, costmodel.featurizers, costmodel.datasets, costmodel.training,"
-        " costmodel.serving;"
+        " costmodel.serving, costmodel.tuning;"
         "assert costmodel.__file__.startswith(sys.argv[1]), costmodel.__file__;"
         "import importlib.util as u;"
-        "assert all(u.find_spec(n) is None for n in ('featurizers', 'training', 'serving'));"
+        "assert all(u.find_spec(n) is None"
+        " for n in ('featurizers', 'training', 'serving', 'tuning'));"
         "print(len(costmodel.datasets.list_datasets()))"
     )
     result = subprocess.run(
@@ -69,7 +70,7 @@ def test_import_costmodel_loads_no_optional_dependency():
     code = (
         "import sys, costmodel, costmodel.model, costmodel.featurizers, costmodel.datasets,"
         " costmodel.seq2seq, costmodel.featurizers.text, costmodel.featurizers.mlir,"
-        " costmodel.serving, costmodel.training;"
+        " costmodel.serving, costmodel.training, costmodel.tuning;"
         "heavy = {'torch', 'xgboost', 'mlflow', 'iree', 'optuna', 'skops', 'fastapi', 'dask',"
         " 'tokenizers', 'safetensors'};"
         "print(sorted(heavy & set(sys.modules)))"

@@ -11,7 +11,7 @@ pytest.importorskip("optuna")
 from optuna.samplers import BaseSampler
 from optuna.testing.pytest_samplers import BasicSamplerTestCase, RelativeSamplerTestCase
 
-from costmodel.serving.tuners import CostModelSampler
+from costmodel.tuning import CostModelSampler
 
 
 class TestCostModelSampler(BasicSamplerTestCase, RelativeSamplerTestCase):

@@ -9,7 +9,7 @@ import pytest
 
 import costmodel
 from costmodel.exceptions import InvalidInputError
-from costmodel.serving.tuners import CostModelTuner, SearchSpace
+from costmodel.tuning import CostModelTuner, SearchSpace
 
 PARAMS = {"block_size_x": [16, 32, 64, 128, 256], "block_size_y": [1, 2, 4, 8]}
 

@@ -48,7 +48,7 @@ def test_c_tuning_with_our_strategy_measures_distinct_verified_configs() -> None
     pytest.importorskip("kernel_tuner")
     if shutil.which("g++") is None:
         pytest.skip("g++ is not installed")
-    from costmodel.serving.tuners import KernelTunerStrategy
+    from costmodel.tuning import KernelTunerStrategy
 
     rc = _load("real_tuning_c")
     out = rc.run_tuning(KernelTunerStrategy(seed=0), n=64, budget=4, seed=0, iterations=3)
@@ -68,7 +68,7 @@ def test_iree_harness_compiles_and_times_what_our_tuner_suggests() -> None:
     pytest.importorskip("iree.runtime")
     import costmodel
     from costmodel.datasets import bundled
-    from costmodel.serving.tuners import CostModelTuner, SearchSpace
+    from costmodel.tuning import CostModelTuner, SearchSpace
 
     ri = _load("real_tuning_iree")
     frame = bundled.load("iree-cpu-linalg").frame

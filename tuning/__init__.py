@@ -1,11 +1,11 @@
-"""Autotuner plugins (``costmodel.serving.tuners``): model-based search with cost-model priors.
+"""Autotuner plugins (``costmodel.tuning``): model-based search with cost-model priors.
 
 * :class:`SearchSpace` (and :class:`Range`): tunable parameters, restrictions, fixed inputs;
 * :class:`CostModelTuner`: ask/tell tuner (prior model + online model + acquisition);
 * :class:`CostModelSampler`: an Optuna sampler (needs ``costmodel[tune]``);
 * :class:`KernelTunerStrategy`: a Kernel Tuner strategy (needs ``costmodel[tune]``).
 
-Names are imported lazily, so ``import costmodel.serving.tuners`` loads neither Optuna nor
+Names are imported lazily, so ``import costmodel.tuning`` loads neither Optuna nor
 Kernel Tuner.
 """
 
@@ -15,11 +15,11 @@ from importlib import import_module
 from typing import Any
 
 _LAZY = {
-    "SearchSpace": "costmodel.serving.tuners.space:SearchSpace",
-    "Range": "costmodel.serving.tuners.space:Range",
-    "CostModelTuner": "costmodel.serving.tuners.tuner:CostModelTuner",
-    "CostModelSampler": "costmodel.serving.tuners.optuna_sampler:CostModelSampler",
-    "KernelTunerStrategy": "costmodel.serving.tuners.kt_strategy:KernelTunerStrategy",
+    "SearchSpace": "costmodel.tuning.space:SearchSpace",
+    "Range": "costmodel.tuning.space:Range",
+    "CostModelTuner": "costmodel.tuning.tuner:CostModelTuner",
+    "CostModelSampler": "costmodel.tuning.optuna_sampler:CostModelSampler",
+    "KernelTunerStrategy": "costmodel.tuning.kt_strategy:KernelTunerStrategy",
 }
 _EXTRA = {"CostModelSampler": "optuna", "KernelTunerStrategy": "kernel_tuner"}
 __all__ = list(_LAZY)
@@ -38,7 +38,7 @@ def __getattr__(name: str) -> Any:
             raise
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'costmodel.serving.tuners' has no attribute {name!r}")
+    raise AttributeError(f"module 'costmodel.tuning' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -5,7 +5,7 @@ How a suggestion is made:
 1. The candidate pool is the enumerated valid space (the static pool; spaces whose valid set is
    larger than ``n_candidates``, or that have continuous :class:`Range` parameters, get a fresh
    random sample of ``n_candidates`` each time, plus local moves around the best measurements).
-   Measured, failed and pending configurations are removed.
+   Measured, failed and pending configurations are removed (:mod:`costmodel.tuning.pool`).
 2. Without a prior model, the first ``n_initial`` suggestions are a space-filling (greedy
    maximin) random design.
 3. Otherwise each candidate gets a predictive mean and sigma of the loss (``log`` of the target
@@ -19,7 +19,7 @@ How a suggestion is made:
 
    When both exist, the one with the lower predict-then-measure error on the last measurements
    is used, so a prior that is wrong for this device or kernel is dropped. A prior trained on
-   several devices and used on a new one is adaptive (:class:`~costmodel.serving.tuners.prior.
+   several devices and used on a new one is adaptive (:class:`~costmodel.tuning.prior.
    Prior`): its device head is refitted on the measurements at every refit, like
    :meth:`costmodel.CostModel.adapt`, and it is dropped while its out-of-fold rank correlation
    with the measurements is below ``_MIN_PRIOR_RANK``.
@@ -41,10 +41,11 @@ import pandas as pd
 from scipy.stats import norm
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.serving.tuners.acquisition import ACQUISITIONS, maximin_design, utility
-from costmodel.serving.tuners.prior import Prior, load_prior
-from costmodel.serving.tuners.space import Range, SearchSpace
-from costmodel.serving.tuners.surrogate import REGRESSORS, FailureModel, Surrogate
+from costmodel.tuning.acquisition import ACQUISITIONS, maximin_design, utility
+from costmodel.tuning.pool import CandidatePool, config_key
+from costmodel.tuning.prior import Prior, load_prior
+from costmodel.tuning.space import SearchSpace
+from costmodel.tuning.surrogate import REGRESSORS, FailureModel, Surrogate
 
 __all__ = ["CostModelTuner"]
 
@@ -144,8 +145,7 @@ class CostModelTuner:
             n_initial = 0 if self.prior is not None else min(10, max(5, 2 * len(space.names)))
         self.n_initial = int(n_initial)
         self._log_scale = _log_scale(target)
-        self._init_pool()
-        self._init_features()
+        self._candidates = CandidatePool(space, self.n_candidates, self._rng, self.prior)
         # state
         self._rows: list[dict[str, Any]] = []
         self._codes: list[np.ndarray] = []
@@ -156,64 +156,6 @@ class CostModelTuner:
         self._state: dict[str, Any] | None = None
         self._errors: dict[str, list[float]] = {"prior": [], "online": []}
         self.suggest_times: list[float] = []
-
-    # ---- set-up ---------------------------------------------------------------------------
-    def _init_pool(self) -> None:
-        codes = self.space.enumerate_codes()
-        if codes is not None and len(codes) == 0:
-            raise InvalidInputError(
-                f"the search space has no valid configuration ({self.space!r}): check the "
-                "constraints"
-            )
-        if codes is None:
-            probe = self.space.sample_codes(256, self._rng)
-            if len(probe) == 0:
-                raise InvalidInputError(
-                    f"no valid configuration found in {self.space!r} by random sampling: check "
-                    "the constraints"
-                )
-        self._all_codes = codes
-        self._static = codes is not None and len(codes) <= self.n_candidates
-        self._scales = _code_scales(self.space)
-        self._pool_cache: dict[str, Any] = {}
-
-    def _init_features(self) -> None:
-        from costmodel.featurizers.kernel_config import KernelConfigFeaturizer
-
-        if self._all_codes is not None:
-            sample = self._all_codes[self._rng.permutation(len(self._all_codes))[:5000]]
-        else:
-            sample = self.space.sample_codes(2000, self._rng)
-        extra = []
-        for j, values in enumerate(self.space.params.values()):
-            if isinstance(values, list):
-                for code in range(len(values)):
-                    row = sample[0].copy()
-                    row[j] = code
-                    extra.append(row)
-        fit_codes = np.vstack([sample, *extra]) if extra else sample
-        categorical = [
-            name
-            for name, values in self.space.params.items()
-            if isinstance(values, list)
-            and not all(
-                isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values
-            )
-        ]
-        self._featurizer = KernelConfigFeaturizer(
-            categorical=categorical or None, device_features=False, max_categories=1000
-        ).fit(self._param_frame(fit_codes))
-
-    def _param_frame(self, codes: np.ndarray) -> pd.DataFrame:
-        frame = self.space.frame(codes, with_fixed=False)
-        for name, values in self.space.params.items():
-            if isinstance(values, list) and frame[name].dtype == object:
-                frame[name] = frame[name].map(str)
-        return frame
-
-    def _features(self, codes: np.ndarray) -> np.ndarray:
-        X = self._featurizer.transform(self._param_frame(codes))
-        return np.nan_to_num(X, nan=-1.0)
 
     # ---- public API -----------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[dict[str, Any]]:
@@ -233,7 +175,7 @@ class CostModelTuner:
         configs = self.space.decode(codes) if len(codes) else []
         for row, _config, meta in zip(codes, configs, info, strict=False):
             meta["suggest_time_s"] = elapsed / max(len(configs), 1)
-            self._pending[_key(row)] = meta
+            self._pending[config_key(row)] = meta
         self._n_asked += len(configs)
         if configs:
             self.suggest_times.append(elapsed / len(configs))
@@ -263,7 +205,7 @@ class CostModelTuner:
         failed, number = _parse_value(value, error)
         if not failed and self._log_scale and self.prior is not None and number <= 0:
             failed, error = True, f"non-positive {self.target} {number!r} on a log scale"
-        key = _key(codes)
+        key = config_key(codes)
         meta = self._pending.pop(key, {})
         if not failed:
             self._score_variants(meta, number)
@@ -287,7 +229,7 @@ class CostModelTuner:
         """Mark ``config`` as being measured elsewhere (another worker): it is not suggested
         until told. Configurations outside the space are ignored."""
         try:
-            key = _key(self.space.encode([config])[0])
+            key = config_key(self.space.encode([config])[0])
         except InvalidInputError:
             return
         if key not in self._seen:
@@ -331,22 +273,8 @@ class CostModelTuner:
         return len(self._rows)
 
     # ---- candidates -----------------------------------------------------------------------
-    def _pool(self) -> tuple[np.ndarray, bool]:
-        """Candidate codes and whether they are the static pool (cacheable predictions)."""
-        if self._static:
-            return self._all_codes, True
-        if self._all_codes is not None:
-            take = self._rng.choice(len(self._all_codes), self.n_candidates, replace=False)
-            codes = self._all_codes[take]
-        else:
-            codes = self.space.sample_codes(self.n_candidates, self._rng)
-            local = self._local_moves(max(64, self.n_candidates // 10))
-            if len(local):
-                codes = np.unique(np.vstack([codes, local]), axis=0)
-        return codes, False
-
-    def _local_moves(self, n: int) -> np.ndarray:
-        """Perturbations of the best measured configurations (for sampled pools)."""
+    def _top_codes(self, n: int = 3) -> np.ndarray:
+        """Codes of the ``n`` best successful measurements (starting points of local moves)."""
         good = [
             (r["value"], c)
             for r, c in zip(self._rows, self._codes, strict=False)
@@ -355,34 +283,17 @@ class CostModelTuner:
         if not good:
             return np.zeros((0, len(self.space.names)))
         good.sort(key=lambda t: t[0], reverse=not self.minimize)
-        base = np.stack([c for _, c in good[:3]])
-        rows = base[self._rng.integers(len(base), size=n)].copy()
-        for j, values in enumerate(self.space.params.values()):
-            change = self._rng.random(n) < 0.5
-            if isinstance(values, Range):
-                if values.log:
-                    step = np.exp(self._rng.normal(0, 0.1 * math.log(values.high / values.low), n))
-                    moved = rows[:, j] * step
-                else:
-                    moved = rows[:, j] + self._rng.normal(0, 0.1 * (values.high - values.low), n)
-                moved = np.clip(moved, values.low, values.high)
-                if values.integer:
-                    moved = np.round(moved)
-            else:
-                moved = np.clip(rows[:, j] + self._rng.choice([-1, 1], n), 0, len(values) - 1)
-            rows[:, j] = np.where(change, moved, rows[:, j])
-        mask = self.space._valid_mask(self.space._columns(rows), n)
-        return rows[mask]
+        return np.stack([c for _, c in good[:n]])
 
     def _available(self, codes: np.ndarray) -> np.ndarray:
         excluded = self._seen | set(self._pending)
         if not excluded:
             return np.ones(len(codes), dtype=bool)
-        return np.fromiter((_key(r) not in excluded for r in codes), bool, len(codes))
+        return np.fromiter((config_key(r) not in excluded for r in codes), bool, len(codes))
 
     # ---- proposing ------------------------------------------------------------------------
     def _propose(self, n: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
-        codes, static = self._pool()
+        codes, static = self._candidates.draw(self._top_codes())
         keep = self._available(codes)
         if not keep.any():
             return np.zeros((0, len(self.space.names))), []
@@ -391,11 +302,11 @@ class CostModelTuner:
         if initial:
             idx = np.flatnonzero(keep)
             taken = (
-                np.stack([*self._codes, *map(np.asarray, self._pending)]) / self._scales
+                np.stack([*self._codes, *map(np.asarray, self._pending)]) / self._candidates.scales
                 if (self._codes or self._pending)
                 else None
             )
-            pick = idx[maximin_design(codes[idx] / self._scales, n, self._rng, taken)]
+            pick = idx[maximin_design(codes[idx] / self._candidates.scales, n, self._rng, taken)]
             return codes[pick], [{"source": "initial"} for _ in pick]
         self._refit_if_due()
         mu, sigma, variant = self._predict_pool(codes, static)
@@ -403,7 +314,7 @@ class CostModelTuner:
         # Before any measurement the prior's best guess is the most useful first point.
         acquisition = self.acquisition if best is not None else "mean"
         score = utility(acquisition, mu, sigma, best, self.coverage)
-        p_fail = self._state["failure"].predict(self._features_for(codes, static))
+        p_fail = self._state["failure"].predict(self._candidates.features_for(codes, static))
         if p_fail is not None:
             if self.acquisition == "ei":
                 score = score * (1.0 - p_fail)
@@ -422,40 +333,6 @@ class CostModelTuner:
             info.append(meta)
         return codes[order], info
 
-    def _features_for(self, codes: np.ndarray, static: bool) -> np.ndarray:
-        if static:
-            if "X" not in self._pool_cache:
-                self._pool_cache["X"] = self._features(codes)
-            return self._pool_cache["X"]
-        return self._features(codes)
-
-    def _prior_for(self, codes: np.ndarray, static: bool) -> tuple[np.ndarray, np.ndarray]:
-        if static:
-            if "prior" not in self._pool_cache:
-                self._pool_cache["prior"] = self.prior.predict(self.space.frame(codes))
-            return self._pool_cache["prior"]
-        return self.prior.predict(self.space.frame(codes))
-
-    def _prior_at(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Prior ``(log mean, log sigma)`` at measured configurations, memoized per config."""
-        memo = self._pool_cache.setdefault("prior_memo", {})
-        if self._static and "prior" in self._pool_cache and "index" not in self._pool_cache:
-            self._pool_cache["index"] = {_key(r): i for i, r in enumerate(self._all_codes)}
-        index = self._pool_cache.get("index", {})
-        todo = [r for r in codes if _key(r) not in memo and _key(r) not in index]
-        if todo:
-            m, s = self.prior.predict(self.space.frame(np.stack(todo)))
-            memo.update({_key(r): (a, b) for r, a, b in zip(todo, m, s, strict=True)})
-        pool_m, pool_s = self._pool_cache.get("prior", (None, None))
-        out = []
-        for r in codes:
-            key = _key(r)
-            out.append(memo[key] if key in memo else (pool_m[index[key]], pool_s[index[key]]))
-        if not out:
-            return np.zeros(0), np.zeros(0)
-        m, s = np.asarray(out, dtype=np.float64).T
-        return m, s
-
     # ---- models ---------------------------------------------------------------------------
     def _refit_if_due(self) -> None:
         if self._state is not None and self._since_fit < self.refit_every:
@@ -464,7 +341,7 @@ class CostModelTuner:
         codes = np.stack(self._codes) if self._codes else np.zeros((0, len(self.space.names)))
         failed = np.asarray([r["failed"] for r in self._rows], dtype=bool)
         values = np.asarray([r["value"] for r in self._rows], dtype=np.float64)
-        X = self._features(codes) if len(codes) else np.zeros((0, 1))
+        X = self._candidates.features(codes) if len(codes) else np.zeros((0, 1))
         good = ~failed
         y = values[good]
         log = self._log_scale and bool((y > 0).all())
@@ -475,10 +352,9 @@ class CostModelTuner:
         if self.prior is not None and log and self.prior.adaptive and len(z):
             # The prior's head follows the measurements: drop its cached pool predictions.
             self.prior.update(self.space.frame(codes[good]), y)
-            for key in ("prior", "prior_memo", "index"):
-                self._pool_cache.pop(key, None)
+            self._candidates.forget_prior()
         if self.prior is not None and log:
-            m0, s0 = self._prior_at(codes[good])
+            m0, s0 = self._candidates.prior_at(codes[good])
             residual = z - m0
             state["offset"] = float(residual.mean()) if len(residual) else 0.0
             if len(residual) >= 2:
@@ -513,12 +389,12 @@ class CostModelTuner:
         self, variant: str, codes: np.ndarray, static: bool, rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Mean and sigma of ``z`` (log target or target) on the pool (or rows of it)."""
-        X = self._features_for(codes, static)
+        X = self._candidates.features_for(codes, static)
         if rows is not None:
             X = X[rows]
         if variant == "online":
             return self._state["online_model"].predict(X)
-        m0, s0 = self._prior_for(codes, static)
+        m0, s0 = self._candidates.prior_for(codes, static)
         if rows is not None:
             m0, s0 = m0[rows], s0[rows]
         n = self._state["n_good"]
@@ -545,7 +421,9 @@ class CostModelTuner:
             return out
         for variant in ("prior", "online"):
             if static:
-                mean, _ = self._predict_variant(variant, self._all_codes, True, np.asarray([i]))
+                mean, _ = self._predict_variant(
+                    variant, self._candidates.all_codes, True, np.asarray([i])
+                )
             else:
                 mean, _ = self._predict_variant(variant, codes, False)
             out[variant] = float(mean[0])
@@ -576,10 +454,6 @@ class CostModelTuner:
 
 
 # ---- helpers ------------------------------------------------------------------------------
-def _key(codes: np.ndarray) -> tuple[float, ...]:
-    return tuple(float(c) for c in codes)
-
-
 def _check_int(name: str, value: Any, low: int, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -611,13 +485,3 @@ def _parse_value(value: Any, error: str | None) -> tuple[bool, float]:
     if not math.isfinite(number):
         return True, math.nan
     return False, number
-
-
-def _code_scales(space: SearchSpace) -> np.ndarray:
-    scales = []
-    for values in space.params.values():
-        if isinstance(values, Range):
-            scales.append(max(values.high - values.low, 1e-12))
-        else:
-            scales.append(max(len(values) - 1, 1))
-    return np.asarray(scales, dtype=np.float64)

@@ -81,7 +81,7 @@ def test_harness_end_to_end(tmp_path) -> None:
     out = tmp_path / "tuning.json"
     strategies = ["random", "optuna_tpe", "kt_genetic_algorithm", "kt_bayes_opt", "ours_cold"]
     try:
-        import costmodel.serving.tuners as tuners
+        import costmodel.tuning as tuners
 
         if not hasattr(tuners, "CostModelTuner"):
             strategies.remove("ours_cold")

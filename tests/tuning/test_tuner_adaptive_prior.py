@@ -8,7 +8,7 @@ import pytest
 
 import costmodel
 from costmodel.datasets import load as load_dataset
-from costmodel.serving.tuners import CostModelTuner, SearchSpace
+from costmodel.tuning import CostModelTuner, SearchSpace
 
 NEW = "NVIDIA GeForce RTX 3090"
 

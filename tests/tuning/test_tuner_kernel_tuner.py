@@ -14,7 +14,7 @@ pytest.importorskip("kernel_tuner")
 
 from kernel_tuner import tune_kernel
 
-from costmodel.serving.tuners import KernelTunerStrategy
+from costmodel.tuning import KernelTunerStrategy
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

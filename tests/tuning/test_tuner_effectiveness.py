@@ -9,7 +9,7 @@ import pytest
 
 import costmodel
 from costmodel.datasets import bundled
-from costmodel.serving.tuners import CostModelTuner, SearchSpace
+from costmodel.tuning import CostModelTuner, SearchSpace
 
 DEVICE = "NVIDIA GeForce RTX 3090"
 BUDGET = 15

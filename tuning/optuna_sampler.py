@@ -27,8 +27,8 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.serving.tuners.space import Range, SearchSpace
-from costmodel.serving.tuners.tuner import CostModelTuner
+from costmodel.tuning.space import Range, SearchSpace
+from costmodel.tuning.tuner import CostModelTuner
 
 __all__ = ["CostModelSampler"]
 

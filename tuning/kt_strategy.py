@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.serving.tuners.space import SearchSpace
-from costmodel.serving.tuners.tuner import CostModelTuner
+from costmodel.tuning.space import SearchSpace
+from costmodel.tuning.tuner import CostModelTuner
 
 __all__ = ["KernelTunerStrategy"]
 

@@ -14,7 +14,6 @@ by row otherwise.
 
 from __future__ import annotations
 
-import builtins
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,16 +23,12 @@ import numpy as np
 import pandas as pd
 
 from costmodel.exceptions import InvalidInputError
+from costmodel.tuning.restrictions import Check, compile_restriction
 
 __all__ = ["Range", "SearchSpace"]
 
 #: Products of value-list sizes up to this are enumerated (then filtered by the restrictions).
 ENUMERATE_LIMIT = 2_000_000
-#: The builtins a restriction expression may call.
-_SAFE_BUILTINS = {
-    name: getattr(builtins, name)
-    for name in ("abs", "min", "max", "int", "float", "round", "len", "bool", "str", "pow", "sum")
-}
 
 
 @dataclass(frozen=True)
@@ -169,26 +164,8 @@ class SearchSpace:
         return f"SearchSpace({sizes}; {len(self.constraints)} constraint(s), fixed={self.fixed})"
 
     # ---- restrictions ---------------------------------------------------------------------
-    def _compile(self, constraint: Any) -> Callable[[dict[str, np.ndarray], int], np.ndarray]:
-        if callable(constraint):
-            return _callable_check(constraint)
-        if not isinstance(constraint, str):
-            raise InvalidInputError(
-                f"a constraint must be an expression string or a callable, got {constraint!r}"
-            )
-        try:
-            code = compile(constraint, "<constraint>", "eval")
-        except SyntaxError as exc:
-            raise InvalidInputError(f"constraint {constraint!r} does not parse: {exc.msg}") from exc
-        unknown = sorted(
-            n for n in code.co_names if n not in self.params and n not in _SAFE_BUILTINS
-        )
-        unknown = [n for n in unknown if n not in self.fixed]
-        if unknown:
-            raise InvalidInputError(
-                f"constraint {constraint!r} names {unknown}, which are not parameters {self.names}"
-            )
-        return _expression_check(code, constraint, self.fixed)
+    def _compile(self, constraint: Any) -> Check:
+        return compile_restriction(constraint, self.params, self.fixed)
 
     def _valid_mask(self, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
         mask = np.ones(n, dtype=bool)
@@ -452,56 +429,3 @@ def _value_array(values: list[Any]) -> np.ndarray:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
-
-
-def _expression_check(code: Any, text: str, fixed: Mapping[str, Any]) -> Callable[..., np.ndarray]:
-    def check(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
-        scope = {"__builtins__": _SAFE_BUILTINS, **fixed}
-        try:
-            with np.errstate(all="ignore"):
-                result = eval(code, scope, dict(columns))
-            result = np.asarray(result)
-            if result.shape == (n,) and result.dtype == bool:
-                return result
-            if result.shape == ():
-                return np.full(n, bool(result))
-        except Exception:
-            pass
-        out = np.empty(n, dtype=bool)
-        for i in range(n):
-            row = {k: _scalar(v[i]) for k, v in columns.items()}
-            try:
-                out[i] = bool(eval(code, scope, row))
-            except ZeroDivisionError:
-                out[i] = False
-            except Exception as exc:
-                raise InvalidInputError(
-                    f"constraint {text!r} fails on {row}: {type(exc).__name__}: {exc}"
-                ) from exc
-        return out
-
-    return check
-
-
-def _callable_check(func: Callable[[dict[str, Any]], bool]) -> Callable[..., np.ndarray]:
-    def check(columns: dict[str, np.ndarray], n: int) -> np.ndarray:
-        out = np.empty(n, dtype=bool)
-        names = list(columns)
-        for i in range(n):
-            config = {k: _scalar(columns[k][i]) for k in names}
-            try:
-                out[i] = bool(func(config))
-            except ZeroDivisionError:
-                out[i] = False
-            except Exception as exc:
-                raise InvalidInputError(
-                    f"constraint {getattr(func, '__name__', func)!r} fails on {config}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-        return out
-
-    return check
-
-
-def _scalar(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

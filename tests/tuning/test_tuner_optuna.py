@@ -9,7 +9,7 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
-from costmodel.serving.tuners import CostModelSampler, SearchSpace  # noqa: E402
+from costmodel.tuning import CostModelSampler, SearchSpace  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.serving.tuners import Range, SearchSpace
+from costmodel.tuning import Range, SearchSpace
 
 PARAMS = {"block_size_x": [16, 32, 64, 128], "block_size_y": [1, 2, 4, 8], "unroll": [0, 1]}
 

@@ -12,7 +12,7 @@ import pytest
 
 import costmodel
 from costmodel.exceptions import InvalidInputError, UnknownTargetError
-from costmodel.serving.tuners import CostModelTuner, SearchSpace
+from costmodel.tuning import CostModelTuner, SearchSpace
 
 PARAMS = {"block_size_x": [16, 32, 64, 128, 256], "block_size_y": [1, 2, 4, 8], "tile": [1, 2, 4]}
 
@@ -204,7 +204,7 @@ def test_model_with_device_needs_it_fixed(space: SearchSpace) -> None:
 
 def test_import_loads_neither_optuna_nor_kernel_tuner() -> None:
     code = (
-        "import sys, costmodel.serving.tuners as t; t.SearchSpace; t.CostModelTuner; "
+        "import sys, costmodel.tuning as t; t.SearchSpace; t.CostModelTuner; "
         "print('optuna' in sys.modules, 'kernel_tuner' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
