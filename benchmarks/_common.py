@@ -16,9 +16,11 @@ from costmodel.benchmark_results import (
     SCHEMA,
     check_result,
     command_line,
+    merged_view,
     now,
     read_result,
     result_document,
+    split_figures,
     write_result,
 )
 from costmodel.environment import host_info, library_versions
@@ -29,10 +31,15 @@ __all__ = [
     "command_line",
     "host_info",
     "library_versions",
+    "merged_view",
     "now",
     "read_result",
     "save",
+    "split_figures",
 ]
+
+#: When this process began its work (this module is imported at a script's start).
+STARTED = now()
 
 
 def save(
@@ -54,7 +61,8 @@ def save(
         benchmark: The script's stem (``accuracy``, ``tuning``, ...).
         settings: The run's inputs; ``results``: its figures (see :data:`SCHEMA`).
         libraries: Distributions whose installed versions are recorded.
-        started: :func:`now` at the run's start; ``command``/``host`` default to this process's.
+        started: When the run began (default :data:`STARTED`); ``command`` and ``host`` default
+            to this process's.
         indent: JSON indentation.
     """
     document = result_document(
@@ -62,7 +70,7 @@ def save(
         settings=settings,
         results=results,
         libraries=libraries,
-        started=started,
+        started=STARTED if started is None else started,
         command=command,
         host=host,
     )

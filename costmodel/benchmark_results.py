@@ -40,6 +40,7 @@ __all__ = [
     "SCHEMA",
     "check_result",
     "command_line",
+    "merged_view",
     "now",
     "read_result",
     "result_document",
@@ -128,6 +129,15 @@ def split_figures(flat: Mapping[str, Any], settings: Sequence[str]) -> tuple[dic
     return chosen, rest
 
 
+def merged_view(document: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` and ``results`` in one dict (the inverse of :func:`split_figures` for dict
+    results), for scripts that redraw or extend an earlier result."""
+    results = document["results"]
+    if not isinstance(results, dict):
+        results = {"rows": results}
+    return {**document["settings"], **results}
+
+
 def check_result(document: Any, *, where: str = "result") -> dict[str, Any]:
     """Check that ``document`` follows the schema; return it.
 
@@ -162,14 +172,12 @@ def check_result(document: Any, *, where: str = "result") -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """JSON fallback for numpy scalars and arrays, paths and sets."""
+    """JSON fallback: numpy scalars and arrays as numbers, sets sorted, anything else its str()."""
     if hasattr(value, "tolist"):
         return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
     if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        return sorted(value, key=str)
+    return str(value)
 
 
 def write_result(path: str | Path, document: Mapping[str, Any], *, indent: int = 1) -> Path:
