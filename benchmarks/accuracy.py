@@ -17,7 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-from _common import save
+from _common import result_document, write_result
 from rich.console import Console
 
 from costmodel.cli import metrics_table
@@ -99,12 +99,14 @@ def main() -> None:
 
 
 def _write(args: argparse.Namespace, results: list[dict]) -> None:
-    save(
+    write_result(
         args.out,
-        "accuracy",
-        settings=vars(args),
-        results=results,
-        libraries=("costmodel", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu"),
+        result_document(
+            "accuracy",
+            settings=vars(args),
+            results=results,
+            libraries=("costmodel", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu"),
+        ),
     )
 
 

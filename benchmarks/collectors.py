@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import save
+from _common import result_document, write_result
 from rich.console import Console
 from rich.table import Table
 
@@ -135,7 +135,10 @@ def main() -> None:
         "load_average": {"before": load_before, "after": load_after},
     }
     libraries = collection_libraries()
-    save(args.out, "collectors", settings=vars(args), results=results, libraries=libraries)
+    write_result(
+        args.out,
+        result_document("collectors", settings=vars(args), results=results, libraries=libraries),
+    )
     print(f"wrote {args.out}")
 
 

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from _common import save
+from _common import result_document, write_result
 
 from costmodel.datasets import load as load_dataset
 from costmodel.model import CostModel
@@ -69,7 +69,10 @@ def main() -> None:
         )
     settings = {**vars(args), "split": "random (one split, 20% held out)", "target": "runtime_ms"}
     libraries = ("costmodel", "xgboost-cpu", "scikit-learn")
-    save(args.out, "compact_accuracy", settings=settings, results=rows, libraries=libraries)
+    write_result(
+        args.out,
+        result_document("compact_accuracy", settings=settings, results=rows, libraries=libraries),
+    )
     print(f"wrote {args.out}")
 
 

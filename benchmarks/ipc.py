@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import save
+from _common import result_document, write_result
 from rich.console import Console
 from rich.table import Table
 
@@ -333,12 +333,14 @@ def _write_json(
         "noise": noise,
         "rows": rows,
     }
-    save(
+    write_result(
         args.out,
-        "ipc",
-        settings={**vars(args), "target": TARGET},
-        results=results,
-        libraries=("costmodel", "numpy", "pandas", "scikit-learn", "xgboost"),
+        result_document(
+            "ipc",
+            settings={**vars(args), "target": TARGET},
+            results=results,
+            libraries=("costmodel", "numpy", "pandas", "scikit-learn", "xgboost"),
+        ),
     )
 
 

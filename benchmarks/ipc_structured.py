@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import save
+from _common import result_document, write_result
 
 from costmodel.datasets import load as load_dataset
 from costmodel.metrics import coverage, kendall, mape, mean_relative_width
@@ -155,7 +155,10 @@ def main() -> None:
     }
     settings = {k: str(v) for k, v in vars(args).items()}
     libraries = ("costmodel", "numpy", "torch", "scikit-learn")
-    save(args.out, "ipc_structured", settings=settings, results=results, libraries=libraries)
+    write_result(
+        args.out,
+        result_document("ipc_structured", settings=settings, results=results, libraries=libraries),
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from _common import save
+from _common import result_document, write_result
 from rich.console import Console
 from rich.table import Table
 
@@ -184,7 +184,10 @@ def main() -> None:
         "measure": "rows per second of a full load() (parse, convert, card, validate)",
     }
     libraries = ("costmodel", "numpy", "pandas", "pyarrow")
-    save(args.out, "loaders", settings=settings, results=results, libraries=libraries)
+    write_result(
+        args.out,
+        result_document("loaders", settings=settings, results=results, libraries=libraries),
+    )
     console.print(f"wrote {args.out}")
 
 

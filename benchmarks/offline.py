@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             for path in logs.iterdir():
                 path.unlink()
-    from _common import command_line, save
+    from _common import command_line, result_document, write_result
 
     settings = {
         **vars(args),
@@ -186,13 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         "compact: regressor_params=costmodel.xgb.COMPACT_PARAMS",
         "chunk_rows": args.chunk_rows,
     }
-    save(
+    write_result(
         args.out,
-        "offline",
-        settings=settings,
-        results=results,
-        libraries=("costmodel", "xgboost", "pyarrow", "dask", "distributed"),
-        command=command_line(argv),
+        result_document(
+            "offline",
+            settings=settings,
+            results=results,
+            libraries=("costmodel", "xgboost", "pyarrow", "dask", "distributed"),
+            command=command_line(argv),
+        ),
     )
     print(f"wrote {args.out}")
     return 0

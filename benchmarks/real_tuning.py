@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import command_line, host_info, read_result, save
+from _common import command_line, host_info, read_result, result_document, write_result
 from rich.console import Console
 from rich.table import Table
 from tuning_lib.real_search import (
@@ -771,14 +771,16 @@ def main(argv: list[str] | None = None) -> None:
         "costmodel", "iree-base-compiler", "iree-base-runtime", "kernel_tuner", "optuna",
         "xgboost", "xgboost-cpu", "scikit-learn", "numpy",
     )  # fmt: skip
-    save(
+    write_result(
         args.out,
-        "real_tuning",
-        settings=vars(args),
-        results=result,
-        libraries=libraries,
-        command=command_line(argv),
-        host=host_at_start,
+        result_document(
+            "real_tuning",
+            settings=vars(args),
+            results=result,
+            libraries=libraries,
+            command=command_line(argv),
+            host=host_at_start,
+        ),
     )
     plot(result, plot_path)
     console.print(f"wrote {args.out} and {plot_path} in {result['seconds']:.0f} s")

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import save
+from _common import result_document, write_result
 from scipy.stats import spearmanr
 
 from costmodel.baseline import MeanCostRegressor
@@ -180,7 +180,10 @@ def main() -> None:
     rows = [row for case in args.cases for row in run_case(case, args)]
     if args.out is not None:
         libraries = ("costmodel", "torch", "numpy", "scipy")
-        save(args.out, "seq2seq", settings=vars(args), results=rows, libraries=libraries)
+        write_result(
+            args.out,
+            result_document("seq2seq", settings=vars(args), results=rows, libraries=libraries),
+        )
 
 
 if __name__ == "__main__":

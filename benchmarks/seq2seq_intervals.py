@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import save
+from _common import result_document, write_result
 from seq2seq import CASES
 
 from costmodel.conformal import SplitConformalCalibrator
@@ -199,12 +199,14 @@ def main() -> None:
         )
     print(f"expected sd of one fit's coverage: {table[0]['expected_coverage_sd']:.3f}")
     if args.out is not None:
-        save(
+        write_result(
             args.out,
-            "seq2seq_intervals",
-            settings=vars(args),
-            results={"summary": table, "rows": rows},
-            libraries=("costmodel", "torch"),
+            result_document(
+                "seq2seq_intervals",
+                settings=vars(args),
+                results={"summary": table, "rows": rows},
+                libraries=("costmodel", "torch"),
+            ),
         )
 
 

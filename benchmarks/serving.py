@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import save
+from _common import result_document, write_result
 
 from costmodel.datasets import load as load_dataset
 from costmodel.model import CostModel
@@ -376,7 +376,10 @@ def main() -> None:
         "uvicorn",
         "locust",
     )
-    save(args.out, "serving", settings=settings, results=results, libraries=libraries)
+    write_result(
+        args.out,
+        result_document("serving", settings=settings, results=results, libraries=libraries),
+    )
     print(f"\nwrote {args.out}")
 
 

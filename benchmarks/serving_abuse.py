@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from _common import save
+from _common import result_document, write_result
 
 from costmodel.datasets import load as load_dataset
 from costmodel.model import CostModel
@@ -154,7 +154,12 @@ def main() -> None:
         )
     if args.out is not None:
         libraries = ("costmodel", "fastapi", "uvicorn", "xgboost")
-        save(args.out, "serving_abuse", settings=vars(args), results=results, libraries=libraries)
+        write_result(
+            args.out,
+            result_document(
+                "serving_abuse", settings=vars(args), results=results, libraries=libraries
+            ),
+        )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import save
+from _common import result_document, write_result
 from rich.console import Console
 from rich.table import Table
 
@@ -251,7 +251,10 @@ def main() -> None:
         "seconds": round(time.time() - started, 1),
     }
     libraries = ("costmodel", "numpy", "pandas", "scikit-learn", "xgboost-cpu")
-    save(args.out, "transfer", settings=settings, results=results, libraries=libraries)
+    write_result(
+        args.out,
+        result_document("transfer", settings=settings, results=results, libraries=libraries),
+    )
     plot = args.out.with_suffix(".png")
     _plot(median, plot)
     console.print(f"wrote {args.out} and {plot}")

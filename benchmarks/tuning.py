@@ -37,7 +37,14 @@ import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from _common import host_info, merged_view, read_result, save, split_figures  # noqa: E402
+from _common import (  # noqa: E402
+    host_info,
+    merged_view,
+    read_result,
+    result_document,
+    split_figures,
+    write_result,
+)
 from tuning_lib.report import (  # noqa: E402
     checkpoints,
     goal_check,
@@ -304,7 +311,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "processes": args.processes,
     }
     libraries = ("costmodel", "numpy", "pandas", "optuna", "kernel_tuner", "xgboost-cpu", "torch")
-    save(args.out, "tuning", settings=settings, results=results, libraries=libraries, host=host)
+    write_result(
+        args.out,
+        result_document(
+            "tuning", settings=settings, results=results, libraries=libraries, host=host
+        ),
+    )
     plot(result, args.out.with_suffix(".png"))
     if result["complete"] and not args.finalize:
         checkpoint.unlink(missing_ok=True)

@@ -38,6 +38,7 @@ from costmodel.environment import host_info, library_versions
 __all__ = [
     "KEYS",
     "SCHEMA",
+    "STARTED",
     "check_result",
     "command_line",
     "merged_view",
@@ -69,6 +70,10 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+#: When this module was first imported: a benchmark script's start, as it imports it first.
+STARTED = now()
+
+
 def command_line(argv: Sequence[str] | None = None) -> str:
     """The shell command that runs this script with ``argv`` (default: this process's arguments)."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -98,7 +103,7 @@ def result_document(
         settings: Its inputs (JSON-able).
         results: Its figures: a dict of named parts or a list of rows (JSON-able).
         libraries: Distributions whose installed versions are recorded.
-        started: When the run began (:func:`now` at its start); ``finished`` is now.
+        started: When the run began (default :data:`STARTED`); ``finished`` is now.
         command: The command that produced it (default: this process's, :func:`command_line`).
         host: Host facts (default: :func:`~costmodel.environment.host_info` now).
     """
@@ -106,7 +111,7 @@ def result_document(
         "schema": SCHEMA,
         "benchmark": benchmark,
         "command": command_line() if command is None else command,
-        "started": started,
+        "started": STARTED if started is None else started,
         "finished": now(),
         "host": dict(host_info() if host is None else host),
         "versions": library_versions(*libraries),
