@@ -10,31 +10,8 @@ imports as ``_common``.
 
 from __future__ import annotations
 
-from costmodel.benchmark_results import (
-    SCHEMA,
-    STARTED,
-    check_result,
-    command_line,
-    merged_view,
-    now,
-    read_result,
-    result_document,
-    split_figures,
-    write_result,
-)
+from costmodel import benchmark_results
+from costmodel.benchmark_results import *  # noqa: F403 (the scripts' one import point)
 from costmodel.environment import host_info, library_versions
 
-__all__ = [
-    "SCHEMA",
-    "STARTED",
-    "check_result",
-    "command_line",
-    "host_info",
-    "library_versions",
-    "merged_view",
-    "now",
-    "read_result",
-    "result_document",
-    "split_figures",
-    "write_result",
-]
+__all__ = [*benchmark_results.__all__, "host_info", "library_versions"]
