@@ -14,19 +14,15 @@ Data: the bundled real datasets (``costmodel datasets list``). Default run:
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
+from _common import result_document, write_result
 from rich.console import Console
 
 from costmodel.cli import metrics_table
-from costmodel.dataset import atomic_write
 from costmodel.datasets import load as load_dataset
 from costmodel.model import CostModel
-from costmodel.persistence import library_versions
 from costmodel.training.evaluation import cross_validate
 
 #: (dataset, targets, splits, featurizer, featurizer params)
@@ -103,26 +99,15 @@ def main() -> None:
 
 
 def _write(args: argparse.Namespace, results: list[dict]) -> None:
-    report = {
-        "benchmark": "accuracy",
-        "command": "python benchmarks/accuracy.py "
-        + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(v) if isinstance(v, list) else v}"
-            for k, v in vars(args).items()
-            if v is not None
+    write_result(
+        args.out,
+        result_document(
+            "accuracy",
+            settings=vars(args),
+            results=results,
+            libraries=("costmodel", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu"),
         ),
-        "seed": args.seed,
-        "host": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpus": os.cpu_count(),
-        },
-        "versions": library_versions(
-            "costmodel", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu"
-        ),
-        "results": results,
-    }
-    atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(report, indent=2, default=str)))
+    )
 
 
 if __name__ == "__main__":

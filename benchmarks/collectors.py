@@ -14,7 +14,6 @@ Data: GEMMs measured now, on this machine (nothing is read from disk). Default r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -22,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import result_document, write_result
 from rich.console import Console
 from rich.table import Table
 
-from costmodel.datasets.collectors.base import host_info, library_versions
+from costmodel.datasets.collectors import collection_libraries
 from costmodel.datasets.collectors.cpu_gemm import CpuGemmConfig, collect_cpu_gemm
 
 
@@ -128,19 +128,17 @@ def main() -> None:
         Console().print(f"gpu skipped: {gpu['skipped']}", highlight=False)
     Console().print(f"load average before {load_before}, after {load_after}", highlight=False)
 
-    result = {
-        "benchmark": "collectors",
-        "seed": args.seed,
-        "settings": {"limit": args.limit, "repeats": args.repeats, "gpu_limit": args.gpu_limit},
+    results = {
         "cpu_gemm": cpu,
         "gpu": gpu,
         "repeat_noise_definition": "median over rows of runtime_ms_std / runtime_ms",
         "load_average": {"before": load_before, "after": load_after},
-        "host": host_info(),
-        "versions": library_versions(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    libraries = collection_libraries()
+    write_result(
+        args.out,
+        result_document("collectors", settings=vars(args), results=results, libraries=libraries),
+    )
     print(f"wrote {args.out}")
 
 

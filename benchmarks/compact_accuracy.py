@@ -12,15 +12,15 @@ and writes JSON:
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
+from _common import result_document, write_result
+
 from costmodel.datasets import load as load_dataset
 from costmodel.model import CostModel
-from costmodel.persistence import library_versions
 from costmodel.training.evaluation import cross_validate
 from costmodel.xgb import COMPACT_PARAMS
 
@@ -67,10 +67,12 @@ def main() -> None:
             f"{r['dataset']:20} {r['model']:8} {r['mape']:7.2f} {r['spearman']:9.4f} "
             f"{r['coverage']:6.3f} {r['mean_relative_width']:6.3f}"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"split": "random (one split, 20% held out)", "target": "runtime_ms", "seed": args.seed}
-    meta["versions"] = library_versions("costmodel", "xgboost-cpu", "scikit-learn")
-    args.out.write_text(json.dumps({"rows": rows, "meta": meta}, indent=2))
+    settings = {**vars(args), "split": "random (one split, 20% held out)", "target": "runtime_ms"}
+    libraries = ("costmodel", "xgboost-cpu", "scikit-learn")
+    write_result(
+        args.out,
+        result_document("compact_accuracy", settings=settings, results=rows, libraries=libraries),
+    )
     print(f"wrote {args.out}")
 
 

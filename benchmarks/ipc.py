@@ -31,9 +31,6 @@ Add rows there. Prints a table, writes JSON (versions, host) and a predicted-vs-
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import result_document, write_result
 from rich.console import Console
 from rich.table import Table
 
@@ -48,7 +46,6 @@ from costmodel import CostModel
 from costmodel.dataset import Dataset, atomic_write
 from costmodel.datasets import load as load_dataset
 from costmodel.metrics import evaluate
-from costmodel.persistence import library_versions
 
 CPUS = ("pmevo-skl", "pmevo-zen", "pmevo-a72")
 SPLITS = ("random", "forms", "len5->len1", "len1->len5")
@@ -330,24 +327,21 @@ def _flag(name: str, value: Any) -> str:
 def _write_json(
     args: argparse.Namespace, rows: list[dict], noise: dict, started: float, *, partial: bool
 ) -> None:
-    result = {
-        "command": "python benchmarks/ipc.py "
-        + " ".join(_flag(k, v) for k, v in vars(args).items() if v is not None),
-        "seed": args.seed,
+    results = {
         "partial": partial,
-        "target": TARGET,
         "elapsed_s": round(time.time() - started, 1),
         "noise": noise,
-        "results": rows,
-        "versions": library_versions("costmodel", "numpy", "pandas", "scikit-learn", "xgboost"),
-        "host": {
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        },
+        "rows": rows,
     }
-    text = json.dumps(result, indent=2, default=float)
-    atomic_write(args.out, lambda tmp: tmp.write_text(text + "\n"))
+    write_result(
+        args.out,
+        result_document(
+            "ipc",
+            settings={**vars(args), "target": TARGET},
+            results=results,
+            libraries=("costmodel", "numpy", "pandas", "scikit-learn", "xgboost"),
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -22,18 +22,16 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import result_document, write_result
 
-from costmodel.dataset import atomic_write
 from costmodel.datasets import load as load_dataset
 from costmodel.metrics import coverage, kendall, mape, mean_relative_width
-from costmodel.persistence import library_versions
 from costmodel.throughput import ThroughputRegressor
 
 TARGET = "iteration_cycles"
@@ -151,19 +149,15 @@ def main() -> None:
         rows += adaptation(frames, params, args.seed, [int(s) for s in args.sizes.split(",")])
     for row in rows:
         print(json.dumps(row, default=float))
-    document = {
-        "benchmark": "ipc_structured",
-        "args": {k: str(v) for k, v in vars(args).items()},
+    results = {
         "rows": rows,
-        "versions": library_versions("costmodel", "numpy", "torch", "scikit-learn"),
-        "hardware": {"machine": platform.machine(), "processor": platform.processor()},
         "noise": "PMEvo files give one measurement per sequence; no repeat noise available here",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(
+    settings = {k: str(v) for k, v in vars(args).items()}
+    libraries = ("costmodel", "numpy", "torch", "scikit-learn")
+    write_result(
         args.out,
-        lambda p: p.write_text(json.dumps(document, indent=1, default=float)),
-        suffix=".json",
+        result_document("ipc_structured", settings=settings, results=results, libraries=libraries),
     )
 
 

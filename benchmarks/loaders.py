@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -36,13 +34,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from _common import result_document, write_result
 from rich.console import Console
 from rich.table import Table
 
 from costmodel.dataset import Dataset
 from costmodel.datasets import load as load_bundled
 from costmodel.datasets.loaders import kerneltuner, table
-from costmodel.persistence import library_versions
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "tests" / "data"
@@ -181,23 +179,15 @@ def main() -> None:
     console.print(view)
     for r in results:
         console.print(f"{r['case']}: {r['data']}: {r['file']}", markup=False, soft_wrap=True)
-    report = {
-        "benchmark": "loaders",
+    settings = {
+        **vars(args),
         "measure": "rows per second of a full load() (parse, convert, card, validate)",
-        "command": "python benchmarks/loaders.py "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
-        "seed": args.seed,
-        "repeats": args.repeats,
-        "host": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-        },
-        "versions": library_versions("costmodel", "numpy", "pandas", "pyarrow"),
-        "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    libraries = ("costmodel", "numpy", "pandas", "pyarrow")
+    write_result(
+        args.out,
+        result_document("loaders", settings=settings, results=results, libraries=libraries),
+    )
     console.print(f"wrote {args.out}")
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -177,27 +176,26 @@ def main(argv: list[str] | None = None) -> int:
                 )
             for path in logs.iterdir():
                 path.unlink()
-    from costmodel.persistence import library_versions
+    from _common import command_line, result_document, write_result
 
-    report = {
-        "benchmark": "offline scoring (costmodel.serving.offline.predict_logs)",
-        "command": "python benchmarks/offline.py " + " ".join(argv or sys.argv[1:]),
+    settings = {
+        **vars(args),
+        "description": "offline scoring (costmodel.serving.offline.predict_logs)",
         "dataset": args.dataset,
         "model": "CostModel(featurizer='gemm', regressor='xgboost', targets=['runtime_ms']); "
         "compact: regressor_params=costmodel.xgb.COMPACT_PARAMS",
         "chunk_rows": args.chunk_rows,
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": __import__("os").cpu_count(),
-            "python": platform.python_version(),
-        },
-        "versions": library_versions("costmodel", "xgboost", "pyarrow", "dask", "distributed"),
-        "results": results,
     }
-    from costmodel.dataset import atomic_write
-
-    atomic_write(args.out, lambda p: p.write_text(json.dumps(report, indent=2) + "\n"))
+    write_result(
+        args.out,
+        result_document(
+            "offline",
+            settings=settings,
+            results=results,
+            libraries=("costmodel", "xgboost", "pyarrow", "dask", "distributed"),
+            command=command_line(argv),
+        ),
+    )
     print(f"wrote {args.out}")
     return 0
 

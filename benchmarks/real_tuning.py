@@ -2,16 +2,16 @@
 
 Two tuning problems, each measured for real while the strategies run (no replayed tables):
 
-1. **IREE matmul tile sizes** (:mod:`real_tuning_iree`): ``linalg.matmul`` f32 for shapes absent
+1. **IREE matmul tile sizes** (:mod:`tuning_lib.real_iree`): ``linalg.matmul`` f32 for shapes absent
    from the bundled ``iree-cpu-linalg`` dataset, tile sizes from the ``mlir`` collector's grid
    (6300 configurations), compiled for ``llvm-cpu`` and timed with ``iree-benchmark-module``.
-   ``costmodel`` is :class:`costmodel.serving.tuners.CostModelTuner` with a prior
+   ``costmodel`` is :class:`costmodel.tuning.CostModelTuner` with a prior
    ``CostModel(featurizer="mlir", regressor="xgboost")`` pretrained on ``iree-cpu-linalg`` (other
    shapes; the tuned shapes' rows are excluded, of which there are none);
    ``costmodel-noprior`` is the same tuner without it. All runs of a shape advance in lockstep
    (one measurement each per round, so drifts of the machine's load hit all alike); every
    proposal is compiled and timed afresh.
-2. **Tiled C matmul** (:mod:`real_tuning_c`) through Kernel Tuner's C backend: our
+2. **Tiled C matmul** (:mod:`tuning_lib.real_c`) through Kernel Tuner's C backend: our
    ``KernelTunerStrategy`` (no prior, and with a prior fitted on a random sample measured at a
    smaller ``N``), Kernel Tuner's ``random_sample`` and Optuna TPE inside Kernel Tuner.
 
@@ -27,22 +27,17 @@ is single-threaded). Default run (about 25 minutes on the 2-vCPU VM):
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import command_line, host_info, read_result, result_document, write_result
 from rich.console import Console
 from rich.table import Table
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from real_tuning_search import (
+from tuning_lib.real_search import (
     CostModelSearcher,
     RandomSearcher,
     TPESearcher,
@@ -51,7 +46,6 @@ from real_tuning_search import (
 )
 
 from costmodel.dataset import atomic_write
-from costmodel.persistence import library_versions
 
 DEFAULT_SHAPES = ("256x256x256", "512x128x384", "192x384x128")
 IREE_STRATEGIES = ("costmodel", "costmodel-noprior", "random", "tpe")
@@ -68,29 +62,15 @@ def _parse_shape(text: str) -> tuple[int, int, int]:
 
 
 def _host() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
+    return {**host_info(), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 # ---- IREE -------------------------------------------------------------------------------------
 def run_iree(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """Part 1: tune the tile sizes of each held-out matmul shape with every strategy."""
-    import real_tuning_iree as ri
+    from tuning_lib import real_iree as ri
 
-    from costmodel.serving.tuners import SearchSpace
+    from costmodel.tuning import SearchSpace
 
     shapes = [_parse_shape(s) for s in args.shapes]
     started = time.perf_counter()
@@ -290,7 +270,7 @@ def _iree_noise(log: list[tuple[Any, dict[str, Any]]]) -> dict[str, Any]:
 # ---- C / Kernel Tuner -------------------------------------------------------------------------
 def run_c(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """Part 2: tune the tiled C matmul through Kernel Tuner with every strategy."""
-    import real_tuning_c as rc
+    from tuning_lib import real_c as rc
 
     started = time.perf_counter()
     prior_info: dict[str, Any] = {}
@@ -403,10 +383,10 @@ def _c_prior(rc: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 
 def _c_strategy(name: str, seed: int, prior: Any) -> Any:
-    import real_tuning_c as rc
+    from tuning_lib import real_c as rc
 
     if name in {"costmodel", "costmodel-prior"}:
-        from costmodel.serving.tuners import KernelTunerStrategy
+        from costmodel.tuning import KernelTunerStrategy
 
         model = prior if name == "costmodel-prior" else None
         return KernelTunerStrategy(model=model, seed=seed)
@@ -418,7 +398,7 @@ def _c_strategy(name: str, seed: int, prior: Any) -> Any:
 
 
 def _c_run(name: str, seed: int, out: dict[str, Any]) -> dict[str, Any]:
-    import real_tuning_c as rc
+    from tuning_lib import real_c as rc
 
     names = list(rc.tune_params(4096))
     trace, seen = [], set()
@@ -765,23 +745,21 @@ def main(argv: list[str] | None = None) -> None:
     console = Console(width=200)
     plot_path = args.out.with_suffix(".png")
     if args.replot:
-        plot(json.loads(args.out.read_text()), plot_path)
+        plot(read_result(args.out)["results"], plot_path)
         return
     if args.markdown:
-        print(markdown(json.loads(args.out.read_text())))
+        print(markdown(read_result(args.out)["results"]))
         return
     started = time.perf_counter()
-    argv_used = sys.argv[1:] if argv is None else argv
-    result: dict[str, Any] = {
-        "command": " ".join(["python benchmarks/real_tuning.py", *argv_used]),
-        "host_at_start": _host(),
-    }
+    host_at_start = _host()
+    result: dict[str, Any] = {}
     if args.update and args.out.exists():
-        previous = json.loads(args.out.read_text())
+        document = read_result(args.out)
+        previous = document["results"]
         for part in ("iree", "c"):
             if part in previous and part not in args.parts:
                 result[part] = previous[part]
-                result.setdefault("kept_from_previous_run", {})[part] = previous.get("command")
+                result.setdefault("kept_from_previous_run", {})[part] = document["command"]
     if "iree" in args.parts:
         result["iree"] = run_iree(args, console)
     if "c" in args.parts:
@@ -789,20 +767,23 @@ def main(argv: list[str] | None = None) -> None:
     _summaries(result, console)
     result["host_at_end"] = _host()
     result["seconds"] = round(time.perf_counter() - started, 1)
-    result["versions"] = library_versions(
+    libraries = (
         "costmodel", "iree-base-compiler", "iree-base-runtime", "kernel_tuner", "optuna",
         "xgboost", "xgboost-cpu", "scikit-learn", "numpy",
     )  # fmt: skip
-    text = json.dumps(result, indent=1, default=_json_default)
-    atomic_write(args.out, lambda tmp: tmp.write_text(text), suffix=".json")
+    write_result(
+        args.out,
+        result_document(
+            "real_tuning",
+            settings=vars(args),
+            results=result,
+            libraries=libraries,
+            command=command_line(argv),
+            host=host_at_start,
+        ),
+    )
     plot(result, plot_path)
     console.print(f"wrote {args.out} and {plot_path} in {result['seconds']:.0f} s")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
 
 
 if __name__ == "__main__":

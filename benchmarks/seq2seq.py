@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import result_document, write_result
 from scipy.stats import spearmanr
 
 from costmodel.baseline import MeanCostRegressor
@@ -179,9 +179,10 @@ def main() -> None:
     args = parser.parse_args()
     rows = [row for case in args.cases for row in run_case(case, args)]
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(
-            json.dumps({"args": vars(args) | {"out": str(args.out)}, "rows": rows}, indent=2)
+        libraries = ("costmodel", "torch", "numpy", "scipy")
+        write_result(
+            args.out,
+            result_document("seq2seq", settings=vars(args), results=rows, libraries=libraries),
         )
 
 

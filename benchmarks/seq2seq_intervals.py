@@ -26,7 +26,6 @@ varies from fit to fit with standard deviation about ``sqrt(0.9 * 0.1 / (n + 2))
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from collections.abc import Callable
@@ -34,11 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import result_document, write_result
 from seq2seq import CASES
 
 from costmodel.conformal import SplitConformalCalibrator
-from costmodel.dataset import atomic_write
-from costmodel.persistence import library_versions
 from costmodel.seq2seq import TextToTextRegressor
 
 COVERAGE = 0.9
@@ -201,14 +199,15 @@ def main() -> None:
         )
     print(f"expected sd of one fit's coverage: {table[0]['expected_coverage_sd']:.3f}")
     if args.out is not None:
-        document = {
-            "benchmark": "seq2seq_intervals",
-            "args": vars(args) | {"out": str(args.out)},
-            "versions": library_versions("costmodel", "torch"),
-            "summary": table,
-            "rows": rows,
-        }
-        atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(document, indent=2)))
+        write_result(
+            args.out,
+            result_document(
+                "seq2seq_intervals",
+                settings=vars(args),
+                results={"summary": table, "rows": rows},
+                libraries=("costmodel", "torch"),
+            ),
+        )
 
 
 if __name__ == "__main__":

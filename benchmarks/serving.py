@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -37,10 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import result_document, write_result
 
 from costmodel.datasets import load as load_dataset
 from costmodel.model import CostModel
-from costmodel.persistence import library_versions
 from costmodel.serving import Predictor
 from costmodel.xgb import COMPACT_PARAMS
 
@@ -360,42 +359,28 @@ def main() -> None:
     elif results["http"]:
         print(f"HTTP skipped: {results['http']['skipped']}")
 
-    results["meta"] = {
+    results["load_average_at_end"] = list(os.getloadavg())
+    settings = {
+        **vars(args),
         "data": "powersensor3-gemm (bundled, real), target runtime_ms, GEMM featurizer",
-        "seed": args.seed,
-        "versions": library_versions(
-            "costmodel",
-            "numpy",
-            "pandas",
-            "scikit-learn",
-            "xgboost-cpu",
-            "fastapi",
-            "uvicorn",
-            "locust",
-        ),
-        "host": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "load_avg": os.getloadavg(),
-            "processor": _cpu_name(),
-        },
         "note": "single-record timings use one thread (packed trees for XGBoost); batches use "
         "all cores; the HTTP load generator runs on the same machine as the server",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    libraries = (
+        "costmodel",
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "xgboost-cpu",
+        "fastapi",
+        "uvicorn",
+        "locust",
+    )
+    write_result(
+        args.out,
+        result_document("serving", settings=settings, results=results, libraries=libraries),
+    )
     print(f"\nwrote {args.out}")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

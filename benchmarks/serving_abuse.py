@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import socket
 import subprocess
 import sys
@@ -32,10 +31,10 @@ from typing import Any
 
 import httpx
 import numpy as np
+from _common import result_document, write_result
 
 from costmodel.datasets import load as load_dataset
 from costmodel.model import CostModel
-from costmodel.persistence import library_versions
 
 
 def _free_port() -> int:
@@ -154,17 +153,13 @@ def main() -> None:
             f" {r['healthz_during']['p50_ms']:>12.2f} {r['healthz_during']['max_ms']:>12.2f}"
         )
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "benchmark": "serving_abuse",
-            "seed": args.seed,
-            "repeats": args.repeats,
-            "results": results,
-            "versions": library_versions("costmodel", "fastapi", "uvicorn", "xgboost"),
-            "hardware": {"machine": platform.machine(), "processor": platform.processor()},
-            "python": platform.python_version(),
-        }
-        args.out.write_text(json.dumps(payload, indent=2) + "\n")
+        libraries = ("costmodel", "fastapi", "uvicorn", "xgboost")
+        write_result(
+            args.out,
+            result_document(
+                "serving_abuse", settings=vars(args), results=results, libraries=libraries
+            ),
+        )
 
 
 if __name__ == "__main__":

@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import result_document, write_result
 from rich.console import Console
 from rich.table import Table
 
 from costmodel.datasets import load as load_dataset
 from costmodel.metrics import repeat_noise
-from costmodel.persistence import library_versions
 from costmodel.training.transfer import STRATEGIES, transfer_curve
 
 #: (dataset, group column, target)
@@ -233,8 +231,8 @@ def main() -> None:
     )
     timing = time_adapt(args.seed)
     console.print(f"timing: {timing}", highlight=False)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    result = {
+    settings = {
+        **vars(args),
         "measure": "Spearman, MAPE, top-1 regret, 90% coverage and relative width on the "
         "left-out device's test rows, per strategy and number of its rows",
         "seeds": list(range(args.seed, args.seed + args.seeds)),
@@ -242,6 +240,8 @@ def main() -> None:
         "regressor": {"kind": "xgboost", **params},
         "max_source_rows": args.max_source_rows,
         "max_test_rows": args.max_test_rows,
+    }
+    results = {
         "repeat_noise": noise,
         "median": median.to_dict(orient="records"),
         "bar": verdict,
@@ -249,17 +249,12 @@ def main() -> None:
         "per_pair": pairs.to_dict(orient="records"),
         "runs": table.to_dict(orient="records"),
         "seconds": round(time.time() - started, 1),
-        "versions": library_versions("costmodel", "numpy", "pandas", "scikit-learn", "xgboost-cpu"),
-        "host": {
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        },
     }
-    from costmodel.dataset import atomic_write
-
-    text = json.dumps(result, indent=2, default=float)
-    atomic_write(args.out, lambda tmp: tmp.write_text(text))
+    libraries = ("costmodel", "numpy", "pandas", "scikit-learn", "xgboost-cpu")
+    write_result(
+        args.out,
+        result_document("transfer", settings=settings, results=results, libraries=libraries),
+    )
     plot = args.out.with_suffix(".png")
     _plot(median, plot)
     console.print(f"wrote {args.out} and {plot}")

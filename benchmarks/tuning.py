@@ -2,12 +2,12 @@
 
 Each space is one (Kernel Tuner dataset, device) pair of the bundled real measurements; the
 configurations measured on the device are the search space and replaying their runtime_ms is the
-hardware (see ``tuning_spaces``). Every strategy gets a budget of evaluations per seed: random
+hardware (see ``tuning_lib.spaces``). Every strategy gets a budget of evaluations per seed: random
 search, Optuna TPE and GP samplers, Kernel Tuner's bayes_opt and genetic_algorithm (its own
 simulation mode on a cache file written from the measurements), and our CostModelTuner with no
 prior (``ours_cold``) and with a CostModel pretrained on the same kernel's other GPUs, or for a
 single-GPU dataset another kernel's data (``ours_prior``; the target device is never in its
-training rows). Evaluation accounting is in ``tuning_strategies``.
+training rows). Evaluation accounting is in ``tuning_lib.strategies``.
 
 Reported per space and strategy: mean best-found / optimum after 10, 25, 50, 100, ...
 evaluations, evaluations to reach 95 % of the optimum (median and IQR over seeds, share of seeds
@@ -31,17 +31,21 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from tuning_report import (  # noqa: E402
+from _common import (  # noqa: E402
+    host_info,
+    merged_view,
+    read_result,
+    result_document,
+    split_figures,
+    write_result,
+)
+from tuning_lib.report import (  # noqa: E402
     checkpoints,
     goal_check,
     markdown,
@@ -49,7 +53,7 @@ from tuning_report import (  # noqa: E402
     print_table,
     summarize,
 )
-from tuning_spaces import (  # noqa: E402
+from tuning_lib.spaces import (  # noqa: E402
     DATASETS,
     DEFAULT_SPACES,
     Space,
@@ -57,11 +61,9 @@ from tuning_spaces import (  # noqa: E402
     load_space,
     prior_frame,
 )
-from tuning_strategies import STRATEGIES  # noqa: E402
+from tuning_lib.strategies import STRATEGIES  # noqa: E402
 
-from costmodel.dataset import atomic_write  # noqa: E402
 from costmodel.exceptions import InvalidInputError  # noqa: E402
-from costmodel.persistence import library_versions  # noqa: E402
 
 QUICK_SPACES = (("kt-hotspot-partial", "AMD Radeon PRO W7800"), ("kt-pnpoly", "NVIDIA TITAN RTX"))
 #: The prior is the default XGBoost model as of results/tuning.json (difficulty trees of depth 8;
@@ -125,7 +127,7 @@ _TUNER_HASH: list[str] = []
 
 def _init_worker() -> None:
     """Import the tuner once per process (recording which version) and use one thread."""
-    import costmodel.serving.tuners.tuner  # noqa: F401
+    import costmodel.tuning.tuner  # noqa: F401
 
     _TUNER_HASH[:] = [_tuner_sources_hash()]
     try:
@@ -187,6 +189,19 @@ def build_tasks(
     return sorted(tasks, key=lambda t: (t[3], slow.get(t[2], 2)))
 
 
+#: The keys of :func:`assemble`'s dict that are settings (the rest are results).
+SETTINGS = (
+    "measure",
+    "budget",
+    "seeds",
+    "slow_seeds",
+    "checkpoints",
+    "count_rejected",
+    "strategies",
+    "tuner_sources_sha256",
+)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -217,11 +232,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     args = parser.parse_args(argv)
     if args.markdown:
-        result = json.loads(args.out.read_text())
+        result = merged_view(read_result(args.out))
         print(markdown(result))
         return result
     if args.replot:
-        result = json.loads(args.out.read_text())
+        result = merged_view(read_result(args.out))
         print_table(result)
         plot(result, args.out.with_suffix(".png"))
         return result
@@ -289,7 +304,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     missing = [t for t in planned if (f"{t[0]}@{t[1]}", t[2], t[3]) not in done]
     result["complete"] = not missing
     print_table(result)
-    atomic_write(args.out, lambda p: p.write_text(json.dumps(result, indent=1)), suffix=".json")
+    settings, results = split_figures(result, SETTINGS)
+    host = {
+        **host_info(),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "processes": args.processes,
+    }
+    libraries = ("costmodel", "numpy", "pandas", "optuna", "kernel_tuner", "xgboost-cpu", "torch")
+    write_result(
+        args.out,
+        result_document(
+            "tuning", settings=settings, results=results, libraries=libraries, host=host
+        ),
+    )
     plot(result, args.out.with_suffix(".png"))
     if result["complete"] and not args.finalize:
         checkpoint.unlink(missing_ok=True)
@@ -357,7 +384,6 @@ def assemble(
             "best-found runtime relative to the space's optimum (optimum / best) after each "
             "evaluation, evaluations to reach 95 % of the optimum, tuner wall time per evaluation"
         ),
-        "command": "python benchmarks/tuning.py " + " ".join(sys.argv[1:]),
         "budget": args.budget,
         "seeds": args.seeds,
         "slow_seeds": args.slow_seeds,
@@ -376,22 +402,11 @@ def assemble(
         ],
         "seconds": round(seconds, 1),
         "run_seconds_total": round(sum(r["seconds"] for r in records), 1),
-        "versions": library_versions(
-            "costmodel", "numpy", "pandas", "optuna", "kernel_tuner", "xgboost-cpu", "torch"
-        ),
         # the plugin's sources as imported by the processes that ran (one value unless the
         # sources changed between resumed invocations)
         "tuner_sources_sha256": sorted(
             {r["tuner_sha256"] for r in records if r.get("tuner_sha256")}
         ),
-        "host": {
-            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-            "machine": platform.machine(),
-            "processor": platform.processor(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "processes": args.processes,
-        },
     }
 
 
@@ -399,7 +414,7 @@ def _tuner_sources_hash() -> str:
     """sha256 over the tuner plugin's source files, to tie the figures to a version."""
     import hashlib
 
-    import costmodel.serving.tuners as tuners
+    import costmodel.tuning as tuners
 
     digest = hashlib.sha256()
     for path in sorted(Path(tuners.__file__).parent.glob("*.py")):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from costmodel.atomic import AtomicTarget, check_destination
+from costmodel.environment import library_versions  # re-exported: saved models record versions
 from costmodel.exceptions import ModelFormatError
 
 __all__ = [
@@ -53,19 +54,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def library_versions(*names: str) -> dict[str, str]:
-    """Installed versions of the named distributions (missing ones are left out)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
 
 
 def write_model_dir(

@@ -22,11 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
-import hashlib
-import importlib.metadata
 import os
-import platform
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +34,7 @@ import pandas as pd
 from costmodel.card import DatasetCard
 from costmodel.dataset import Dataset, read_parquet, write_parquet
 from costmodel.datasets.loaders.base import finish_dataset
+from costmodel.environment import cpu_device_name, host_info, library_versions
 from costmodel.exceptions import InvalidInputError
 from costmodel.schema import (
     DEVICE,
@@ -52,6 +49,7 @@ from costmodel.schema import (
 __all__ = [
     "TASK_KEY",
     "collect",
+    "collection_libraries",
     "completed_keys",
     "cpu_device_name",
     "host_info",
@@ -74,80 +72,15 @@ _CARD_FIELDS = {f.name for f in dataclasses.fields(DatasetCard)}
 _RUNTIME_UNITS = {"ns", "us", "ms", "s"}
 
 
-def _read_text(path: str) -> str | None:
-    try:
-        return Path(path).read_text().strip()
-    except OSError:
-        return None
-
-
-def _cpu_model() -> str:
-    text = _read_text("/proc/cpuinfo") or ""
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in {"model name", "Processor", "cpu model"} and value.strip():
-            return value.strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def cpu_device_name() -> str:
-    """The CPU model as the ``device`` column writes it (``AMD EPYC``, ``Intel(R) Xeon(R) ...``)."""
-    return " ".join(_cpu_model().split())
-
-
-def host_info() -> dict[str, Any]:
-    """Facts about this machine for a dataset card.
-
-    Returns:
-        CPU model, logical core count, cores usable by this process, frequency governor and
-        maximum frequency where ``/sys`` exposes them, memory, OS, Python version and a short
-        hash of the host name (not the name itself).
-    """
-    info: dict[str, Any] = {
-        "cpu_model": cpu_device_name(),
-        "machine": platform.machine(),
-        "logical_cores": os.cpu_count(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "hostname_sha256": hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12],
-    }
-    with contextlib.suppress(AttributeError, OSError):
-        info["usable_cores"] = len(os.sched_getaffinity(0))
-    cpufreq = "/sys/devices/system/cpu/cpu0/cpufreq"
-    governor = _read_text(f"{cpufreq}/scaling_governor")
-    info["frequency_governor"] = governor if governor else "not readable (no cpufreq in /sys)"
-    max_khz = _read_text(f"{cpufreq}/cpuinfo_max_freq")
-    if max_khz and max_khz.isdigit():
-        info["max_frequency_mhz"] = int(max_khz) / 1000
-    for line in (_read_text("/proc/meminfo") or "").splitlines():
-        if line.startswith("MemTotal:"):
-            info["memory_gib"] = round(int(line.split()[1]) / 2**20, 1)
-            break
-    return info
-
-
-def library_versions(extra: Sequence[str] = ()) -> dict[str, str]:
-    """Versions of the libraries a collection used.
+def collection_libraries(extra: Sequence[str] = ()) -> list[str]:
+    """The distributions whose versions a collection records (for :func:`library_versions`).
 
     Always costmodel, numpy, pandas and pyarrow; torch, IREE and nvidia-ml-py when their module
-    is loaded in this process (nothing is imported here).
-
-    Args:
-        extra: Further distribution names to report.
+    is loaded in this process (nothing is imported here); then ``extra``.
     """
     names = list(_ALWAYS_LIBRARIES)
     names += [dist for module, dist in _OPTIONAL_LIBRARIES.items() if module in sys.modules]
-    names += list(extra)
-    versions: dict[str, str] = {}
-    for dist in dict.fromkeys(names):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            module = sys.modules.get(dist)
-            version = getattr(module, "__version__", None)
-            if version is not None:
-                versions[dist] = str(version)
-    return versions
+    return [*names, *extra]
 
 
 def parts_dir(out: str | os.PathLike[str]) -> Path:
@@ -298,7 +231,7 @@ def _build_card(
         units={k: v for k, v in (fields.pop("units", {}) or {}).items() if k in frame.columns},
         extra={
             "host": host_info(),
-            "library_versions": library_versions(),
+            "library_versions": library_versions(*collection_libraries()),
             **extra,
             "sessions": sessions,
         },

@@ -17,6 +17,7 @@ from costmodel.dataset import read_parquet, write_parquet
 from costmodel.datasets.collectors.base import (
     TASK_KEY,
     collect,
+    collection_libraries,
     completed_keys,
     host_info,
     library_versions,
@@ -171,7 +172,9 @@ def test_card_records_host_versions_notes_and_extra(tmp_path: Path) -> None:
 def test_host_info_and_versions() -> None:
     info = host_info()
     assert isinstance(info["os"], str) and info["os"]
-    versions = library_versions(extra=["no-such-distribution-xyz"])
+    names = collection_libraries(extra=["no-such-distribution-xyz"])
+    assert names[:4] == ["costmodel", "numpy", "pandas", "pyarrow"]
+    versions = library_versions(*names)
     assert "no-such-distribution-xyz" not in versions
     assert versions["numpy"].split(".")[0].isdigit()
 

@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tuning_spaces import Space
-from tuning_trace import Trace
 
 from costmodel.dataset import atomic_write
+
+from .spaces import Space
+from .trace import Trace
 
 KERNEL_NAME = "replayed_space"
 PROBLEM_SIZE = (1, 1, 1)

@@ -12,7 +12,7 @@ median of those calls (:data:`METRICS`), and ``spread`` is their interquartile r
 median. Every configuration is checked against ``numpy`` (:func:`verify`).
 
 Strategies compared at the same number of measured configurations (``max_fevals``): ours
-(:class:`costmodel.serving.tuners.KernelTunerStrategy`), Kernel Tuner's ``random_sample`` and
+(:class:`costmodel.tuning.KernelTunerStrategy`), Kernel Tuner's ``random_sample`` and
 Optuna's TPE run inside Kernel Tuner (:class:`TPEStrategy`).
 """
 

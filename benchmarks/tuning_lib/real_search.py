@@ -3,7 +3,7 @@
 Three searchers over the same discrete space, each proposing configurations it has not measured
 yet (the budget counts distinct measured configurations, as Kernel Tuner's ``max_fevals`` does):
 
-* ``costmodel``: :class:`costmodel.serving.tuners.CostModelTuner` (with or without a prior);
+* ``costmodel``: :class:`costmodel.tuning.CostModelTuner` (with or without a prior);
 * ``random``: uniform sampling without replacement from the valid configurations;
 * ``tpe``: Optuna's ``TPESampler`` (a categorical distribution per parameter); a trial that
   repeats a configuration of the run is told its known value and asked again (up to
@@ -117,10 +117,10 @@ class TPESearcher:
 
 
 class CostModelSearcher:
-    """:class:`~costmodel.serving.tuners.CostModelTuner` as a searcher."""
+    """:class:`~costmodel.tuning.CostModelTuner` as a searcher."""
 
     def __init__(self, space: Any, seed: int = 0, model: Any = None, **options: Any) -> None:
-        from costmodel.serving.tuners import CostModelTuner
+        from costmodel.tuning import CostModelTuner
 
         self.tuner = CostModelTuner(space, target="runtime_ms", model=model, seed=seed, **options)
 

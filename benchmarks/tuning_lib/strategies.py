@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tuning_spaces import Space
-from tuning_trace import Trace
+
+from .spaces import Space
+from .trace import Trace
 
 #: Stop a run after this many proposals in a row that cost no evaluation (a stuck sampler).
 MAX_FREE_STREAK = 300
@@ -123,8 +124,8 @@ def optuna_search(
 def kernel_tuner_search(
     space: Space, budget: int, seed: int, options: dict[str, Any], *, kind: str
 ) -> Trace:
-    """Kernel Tuner's ``kind`` strategy in simulation mode (see ``tuning_kt``)."""
-    from tuning_kt import run_kernel_tuner
+    """Kernel Tuner's ``kind`` strategy in simulation mode (see :mod:`.kt`)."""
+    from .kt import run_kernel_tuner
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -133,7 +134,7 @@ def kernel_tuner_search(
 
 def costmodel_search(space: Space, budget: int, seed: int, options: dict[str, Any]) -> Trace:
     """Our ask/tell tuner; ``options["prior"]`` is a fitted CostModel (or a path) or ``None``."""
-    from costmodel.serving.tuners import CostModelTuner, SearchSpace
+    from costmodel.tuning import CostModelTuner, SearchSpace
 
     model = options.get("prior")
     if isinstance(model, (str, Path)):
