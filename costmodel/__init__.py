@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "CostModel": "costmodel.model:CostModel",
     "load": "costmodel.model:load",
+    "Prediction": "costmodel.prediction:Prediction",
     "Dataset": "costmodel.dataset:Dataset",
     "DatasetCard": "costmodel.card:DatasetCard",
     "CostModelError": "costmodel.exceptions:CostModelError",

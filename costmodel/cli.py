@@ -217,8 +217,13 @@ def predict(
     ] = None,
     coverage: Annotated[float, typer.Option(help="Nominal interval coverage.")] = 0.9,
     strict: Annotated[
-        bool, typer.Option(help="Fail on unknown columns and categories unseen in training.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--strict/--no-strict",
+            help="Fail on unknown columns and categories unseen in training (--no-strict: warn); "
+            "default: the model's own setting.",
+        ),
+    ] = None,
 ) -> None:
     """Predict with intervals: writes the inputs plus <target>_mean/_lower/_upper columns."""
     import pandas as pd
@@ -233,9 +238,8 @@ def predict(
     check_destination(out, inputs=[inputs, model_path])
     model = load(model_path)
     frame = read_table_file(inputs)
-    result = pd.concat(
-        [frame, model.predict(frame, targets=target, coverage=coverage, strict=strict)], axis=1
-    )
+    prediction = model.predict(frame, targets=target, coverage=coverage, strict=strict)
+    result = pd.concat([frame, prediction.to_frame()], axis=1)
     if out.suffix == ".parquet":
         atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
     else:

@@ -4,7 +4,7 @@
 >>> from costmodel.datasets import load as load_dataset
 >>> data = load_dataset("powersensor3-gemm")
 >>> model = costmodel.CostModel(targets=["runtime_ms", "power_w"]).fit(data)
->>> model.predict(data.frame.head(3), coverage=0.9)  # runtime_ms_mean, _lower, _upper, ...
+>>> model.predict(data.frame.head(3), coverage=0.9).to_frame()  # runtime_ms_mean, _lower, ...
 >>> model.save("model/")
 >>> costmodel.load("model/").predict({"nvml_gr_clock": 1515, ...})
 """
@@ -38,6 +38,7 @@ from costmodel.persistence import (
     read_model_dir,
     write_model_dir,
 )
+from costmodel.prediction import Prediction, TargetPrediction
 from costmodel.records import Columns
 from costmodel.schema import (
     DEVICE,
@@ -51,10 +52,6 @@ from costmodel.schema import (
 __all__ = ["CostModel", "load"]
 
 _LIBRARIES = ("costmodel", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu", "skops")
-
-
-def _as_frame(X: Any) -> pd.DataFrame:
-    return Columns.of(X).to_frame()
 
 
 class CostModel(BaseEstimator):
@@ -247,13 +244,14 @@ class CostModel(BaseEstimator):
             )
         return wanted
 
-    def featurize(self, X: Any, *, strict: bool = False) -> np.ndarray:
+    def featurize(self, X: Any, *, strict: bool | None = None) -> np.ndarray:
         """Feature matrix ``(n_samples, n_features)`` for records or a DataFrame.
 
-        With ``strict``, unknown fields and categories never seen in training are errors.
+        With ``strict``, unknown fields and categories never seen in training are errors
+        (``None``: the featurizer's own ``strict`` setting).
         """
         self._check_fitted()
-        return self.featurizer_.transform(X, strict=strict or None)
+        return self.featurizer_.transform(X, strict=strict)
 
     def predict(
         self,
@@ -261,53 +259,44 @@ class CostModel(BaseEstimator):
         *,
         targets: str | Sequence[str] | None = None,
         coverage: float = 0.9,
-        strict: bool = False,
-    ) -> pd.DataFrame:
+        strict: bool | None = None,
+    ) -> Prediction:
         """Predict each target with a calibrated interval.
+
+        Records go to the featurizer's columnar path as they are (no DataFrame is built).
 
         Args:
             X: A DataFrame, one record (dict) or a list of records with the input columns.
             targets: Targets to predict (default: all the model was trained for); a name given
                 twice is predicted once, in the order first given.
             coverage: Nominal coverage of the interval, in (0, 1).
-            strict: Reject unknown fields and unseen categories (default: warn and encode
-                them as unseen).
+            strict: Reject unknown fields and unseen categories (``False``: warn and encode
+                them as unseen; ``None``, the default: the featurizer's own ``strict`` setting,
+                which is ``False`` unless it was made strict).
 
         Returns:
-            A DataFrame aligned with ``X`` with columns ``<target>_mean`` (the point estimate:
-            the geometric mean for log-scale targets), ``<target>_lower``, ``<target>_upper``.
+            A :class:`~costmodel.prediction.Prediction`: per target the point estimate (the
+            geometric mean for log-scale targets), the bounds and the unit; ``to_frame()`` gives
+            the ``<target>_mean``, ``_lower``, ``_upper`` columns aligned with ``X``.
 
         Raises:
             UnknownTargetError: A target the model was not trained for.
             InvalidInputError: Missing fields or bad values (named), bad coverage.
         """
-        frame = _as_frame(X)
-        columns = self.predict_columns(frame, targets=targets, coverage=coverage, strict=strict)
-        return pd.DataFrame(columns, index=frame.index)
-
-    def predict_columns(
-        self,
-        X: Any,
-        *,
-        targets: str | Sequence[str] | None = None,
-        coverage: float = 0.9,
-        strict: bool = False,
-    ) -> dict[str, np.ndarray]:
-        """:meth:`predict` as a dict of arrays, ``"<target>_mean"`` -> values (no DataFrame
-        built: the form the serving layer sends on)."""
         self._check_fitted()
         selected = self._select_targets(targets)
         coverage = check_coverage(coverage)
-        features = self.featurizer_.transform(X, strict=strict or None)
-        columns: dict[str, np.ndarray] = {}
-        for target in selected:
-            mean, lower, upper = self.regressors_[target].predict_with_interval(
-                features, coverage=coverage
+        columns = Columns.of(X)
+        features = self.featurizer_.transform(columns, strict=strict)
+        predictions = tuple(
+            TargetPrediction.of(
+                target,
+                *self.regressors_[target].predict_with_interval(features, coverage=coverage),
             )
-            columns[f"{target}_mean"] = mean
-            columns[f"{target}_lower"] = np.maximum(lower, 0.0)
-            columns[f"{target}_upper"] = upper
-        return columns
+            for target in selected
+        )
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return Prediction(predictions, coverage=coverage, index=index)
 
     # ---- persistence ----------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.exceptions import CostModelError, InvalidInputError, UnknownTargetError
+from costmodel.prediction import Prediction
 
 __all__ = ["Client", "ServiceError"]
 
@@ -90,18 +91,19 @@ class Client:
         *,
         targets: str | Sequence[str] | None = None,
         coverage: float = 0.9,
-        strict: bool = False,
-    ) -> pd.DataFrame:
+        strict: bool | None = None,
+    ) -> Prediction:
         """Predict like :meth:`costmodel.CostModel.predict`, over HTTP.
 
         Args:
             X: A DataFrame, one record (dict) or a list of records.
             targets: Targets to predict (default: all the model predicts).
             coverage: Nominal interval coverage in (0, 1).
-            strict: Reject unknown fields and unseen categories.
+            strict: Reject unknown fields and unseen categories (``None``: the model's setting).
 
         Returns:
-            A DataFrame aligned with ``X``: ``<target>_mean``, ``_lower``, ``_upper`` per target.
+            A :class:`~costmodel.prediction.Prediction` aligned with ``X`` (``to_frame()`` keeps
+            a DataFrame's index).
 
         Raises:
             InvalidInputError: Bad records or coverage (``field``/``rows`` as the server named).
@@ -113,6 +115,7 @@ class Client:
             targets = [targets]
         name = self.model or self._only_model()
         rows: list[dict[str, Any]] = []
+        answer: dict[str, Any] = {}
         for start in range(0, len(records), self.batch_size):
             body = {
                 "records": records[start : start + self.batch_size],
@@ -120,9 +123,9 @@ class Client:
                 "coverage": coverage,
                 "strict": strict,
             }
-            rows += self._request("POST", f"/v1/models/{name}/predict", body)["predictions"]
-        frame = pd.DataFrame.from_records(rows, index=index).astype(np.float64)
-        return frame
+            answer = self._request("POST", f"/v1/models/{name}/predict", body)
+            rows += answer["predictions"]
+        return Prediction.from_records(rows, coverage=answer["coverage"], index=index)
 
     # ---- plumbing -------------------------------------------------------------------------
     def _only_model(self) -> str:

@@ -1,20 +1,17 @@
-"""The one prediction path for serving: load once, keep warm, featurize, predict, interval.
+"""A served model: load once, keep warm, reload when the source changes.
 
 :class:`Predictor` wraps a fitted :class:`~costmodel.model.CostModel` for repeated calls from a
-tight loop, the HTTP service, or any plugin:
+tight loop, the HTTP service, or any plugin. It adds no prediction path of its own:
 
-* ``predict(X)`` takes a DataFrame, one record or a list of records and returns the same frame as
-  :meth:`CostModel.predict <costmodel.model.CostModel.predict>` (``<target>_mean/_lower/_upper``);
-* ``predict_one(record)`` skips building an output frame and returns a ``dict`` of floats;
-* records are featurized without building a DataFrame and batches are vectorized (no per-row
-  Python loop); XGBoost models predict up to 16 rows through packed trees
-  (:mod:`costmodel.packed_trees`, prepared when the model is loaded), larger batches through
-  XGBoost on ``threads`` threads (default: all cores);
+* ``predict(X)`` is :meth:`CostModel.predict <costmodel.model.CostModel.predict>` on the model
+  served now (same signature, same :class:`~costmodel.prediction.Prediction` result);
+* loading pins the prediction threads (``threads``, default all cores) and warms the small-batch
+  path: XGBoost models predict up to 16 rows through packed trees (:mod:`costmodel.packed_trees`);
 * ``reload_if_changed()`` polls the model's source and swaps in a new model atomically; calls
   already running finish on the model they started with.
 
-Thread safety: ``predict`` and ``predict_one`` may be called from many threads at once; fitted
-models are read-only during prediction and the model reference is swapped in one assignment.
+Thread safety: ``predict`` may be called from many threads at once; fitted models are read-only
+during prediction and the model reference is swapped in one assignment.
 """
 
 from __future__ import annotations
@@ -25,10 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from costmodel.exceptions import InvalidInputError
+from costmodel.prediction import Prediction
 from costmodel.serving.sources import ModelSource, resolve_source
 
 __all__ = ["Predictor", "pin_threads"]
@@ -141,78 +135,22 @@ class Predictor:
         *,
         targets: str | Sequence[str] | None = None,
         coverage: float = 0.9,
-        strict: bool = False,
-    ) -> pd.DataFrame:
-        """Predict each target with a calibrated interval (same contract as ``CostModel.predict``).
+        strict: bool | None = None,
+    ) -> Prediction:
+        """:meth:`costmodel.CostModel.predict` on the model served now (same signature and result).
 
-        Args:
-            X: A DataFrame, one record (dict) or a list of records with the input columns.
-            targets: Targets to predict (default: all the model predicts).
-            coverage: Nominal interval coverage in (0, 1).
-            strict: Reject unknown fields and unseen categories.
-
-        Returns:
-            A DataFrame aligned with ``X``: ``<target>_mean``, ``<target>_lower``,
-            ``<target>_upper`` per target.
+        One snapshot of the served model per call: a concurrent reload never mixes two models.
 
         Raises:
             InvalidInputError: Missing fields or bad values (named with rows), bad coverage.
             UnknownTargetError: A target the model does not predict.
         """
-        frame = _as_frame(X)
-        columns = self._predict_columns(frame, targets, coverage, strict)
-        return pd.DataFrame(columns, index=frame.index)
-
-    def predict_one(
-        self,
-        record: dict[str, Any],
-        *,
-        targets: str | Sequence[str] | None = None,
-        coverage: float = 0.9,
-        strict: bool = False,
-    ) -> dict[str, float]:
-        """Predict one record; return ``{"<target>_mean": ..., "_lower": ..., "_upper": ...}``.
-
-        Raises:
-            InvalidInputError: Missing fields or bad values, bad coverage.
-            UnknownTargetError: A target the model does not predict.
-        """
-        if not isinstance(record, dict):
-            raise InvalidInputError(f"expected one record (a dict), got {type(record).__name__}")
-        columns = self._predict_columns(record, targets, coverage, strict)
-        return {key: float(values[0]) for key, values in columns.items()}
-
-    def predict_columns(
-        self,
-        X: Any,
-        *,
-        targets: str | Sequence[str] | None = None,
-        coverage: float = 0.9,
-        strict: bool = False,
-    ) -> dict[str, np.ndarray]:
-        """Like :meth:`predict` but returns ``{column: float64 array (n_samples,)}``."""
-        return self._predict_columns(X, targets, coverage, strict)
-
-    def _predict_columns(
-        self,
-        X: Any,
-        targets: str | Sequence[str] | None,
-        coverage: float,
-        strict: bool,
-    ) -> dict[str, np.ndarray]:
-        model = self._loaded.model  # one snapshot: a concurrent reload cannot mix two models
-        return model.predict_columns(X, targets=targets, coverage=coverage, strict=strict)
+        return self._loaded.model.predict(X, targets=targets, coverage=coverage, strict=strict)
 
     def __repr__(self) -> str:
         return (
             f"Predictor(name={self.name!r}, version={self.version!r}, targets={self.target_names})"
         )
-
-
-def _as_frame(X: Any) -> pd.DataFrame:
-    from costmodel.featurizers.base import as_frame
-
-    return as_frame(X)
 
 
 def pin_threads(model: Any, threads: int) -> None:

@@ -12,10 +12,8 @@ whatever its size: the event loop only reads the body, so one large or slow requ
 from __future__ import annotations
 
 import json
-import math
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -104,19 +102,13 @@ def _predict(body: bytes, predictor: Predictor, limit: int) -> tuple[str, int]:
             detail=f"{len(request.records)} records in one request; the limit is {limit}",
         )
     version = predictor.version
-    columns = predictor.predict_columns(
+    prediction = predictor.predict(
         request.records,
         targets=request.targets,
         coverage=request.coverage,
         strict=request.strict,
     )
-    payload = {
-        "model": predictor.name,
-        "version": version,
-        "targets": list(dict.fromkeys(key.rsplit("_", 1)[0] for key in columns)),
-        "coverage": request.coverage,
-        "predictions": _records(columns),
-    }
+    payload = {"model": predictor.name, "version": version, **prediction.to_dict()}
     return json.dumps(payload, allow_nan=False), len(request.records)
 
 
@@ -141,14 +133,3 @@ async def metrics(store: Store) -> Response:
     """Request counts, latency histogram, errors, predicted rows and reloads (Prometheus);
     behind the token when the server has one."""
     return Response(store.metrics.render(), media_type=CONTENT_TYPE)
-
-
-def _records(columns: dict[str, np.ndarray]) -> list[dict[str, float | None]]:
-    keys = list(columns)
-    lists = []
-    for values in columns.values():
-        items = values.tolist()
-        if not np.isfinite(values).all():
-            items = [v if math.isfinite(v) else None for v in items]
-        lists.append(items)
-    return [dict(zip(keys, row, strict=True)) for row in zip(*lists, strict=True)]

@@ -93,8 +93,10 @@ class PredictRequest(BaseModel):
         "once, in the order first given.",
     )
     coverage: float = Field(default=0.9, gt=0.0, lt=1.0, description="Nominal interval coverage.")
-    strict: bool = Field(
-        default=False, description="Reject unknown fields and categories never seen in training."
+    strict: bool | None = Field(
+        default=None,
+        description="Reject unknown fields and categories never seen in training (true), warn "
+        "and encode them as unseen (false); default: the model's own setting.",
     )
 
 
@@ -104,6 +106,7 @@ class PredictResponse(BaseModel):
     model: str
     version: str
     targets: list[str]
+    units: dict[str, str] = Field(description="Target -> unit suffix (`ms`, `w`, `j`, ...).")
     coverage: float
     predictions: list[dict[str, float | None]] = Field(
         description="One dict per input record, in order; null where a bound is unbounded."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from costmodel.dataset import Dataset
 from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
 from costmodel.metrics import evaluate
 from costmodel.model import CostModel
+from costmodel.prediction import Prediction
 from costmodel.schema import DEVICE, valid_mask
 from costmodel.splits import make_splitter, split_group_column
 
@@ -34,7 +35,8 @@ class Fold:
         index: Fold number, from 0.
         total: Number of folds.
         rows: The held-out measurement rows (original columns).
-        prediction: ``<target>_mean/_lower/_upper`` columns aligned with ``rows``.
+        prediction: The held-out rows' :class:`~costmodel.prediction.Prediction` (in row order).
+        extra: Coverage -> the same rows' prediction at that coverage (``extra_coverages``).
         spaces: Configuration-space label per held-out row (group, else device, else ``"all"``).
         held_out: The held-out group for grouped splits, else ``None``.
         model: The model fitted on this fold's training rows.
@@ -43,10 +45,11 @@ class Fold:
     index: int
     total: int
     rows: pd.DataFrame
-    prediction: pd.DataFrame
+    prediction: Prediction
     spaces: np.ndarray
     held_out: str | None
     model: CostModel
+    extra: dict[float, Prediction] = field(default_factory=dict)
 
     def scores(self, target: str) -> dict[str, Any]:
         """:func:`costmodel.metrics.evaluate` scores of ``target`` on this fold."""
@@ -58,16 +61,17 @@ class Fold:
 
 
 def prediction_frame(
-    rows: pd.DataFrame, prediction: pd.DataFrame, target: str, spaces: np.ndarray
+    rows: pd.DataFrame, prediction: Prediction, target: str, spaces: np.ndarray
 ) -> pd.DataFrame:
     """Measured ``y`` beside the predicted ``mean, lower, upper`` and the ``space`` label, per row
     (what :func:`score_frame` scores), indexed like ``rows``."""
+    predicted = prediction[target]
     return pd.DataFrame(
         {
             "y": rows[target].to_numpy(dtype=float),
-            "mean": prediction[f"{target}_mean"].to_numpy(),
-            "lower": prediction[f"{target}_lower"].to_numpy(),
-            "upper": prediction[f"{target}_upper"].to_numpy(),
+            "mean": predicted.mean,
+            "lower": predicted.lower,
+            "upper": predicted.upper,
             "space": spaces,
         },
         index=rows.index,
@@ -111,8 +115,8 @@ def heldout_folds(
         split: Split spec (:func:`costmodel.splits.make_splitter`).
         coverage: Nominal interval coverage of the ``_lower/_upper`` columns.
         seed: Seed for random splits.
-        extra_coverages: Also predict intervals at these coverages, as columns
-            ``<target>_lower@<c>`` and ``<target>_upper@<c>`` (calibration curves).
+        extra_coverages: Also predict at these coverages (:attr:`Fold.extra`; calibration
+            curves).
 
     Yields:
         One :class:`Fold` per split, in order.
@@ -136,10 +140,6 @@ def heldout_folds(
             if group_column is not None:  # held-out groups are unseen categories by design
                 warnings.simplefilter("ignore", UnseenCategoryWarning)
             prediction = fitted.predict(rows, coverage=coverage)
-            for extra in extra_coverages:
-                more = fitted.predict(rows, coverage=extra)
-                for target in fitted.target_names:
-                    prediction[f"{target}_lower@{extra:g}"] = more[f"{target}_lower"]
-                    prediction[f"{target}_upper@{extra:g}"] = more[f"{target}_upper"]
+            extra = {c: fitted.predict(rows, coverage=c) for c in extra_coverages}
         held_out = str(rows[group_column].iloc[0]) if group_column is not None else None
-        yield Fold(index, len(folds), rows, prediction, spaces[test_idx], held_out, fitted)
+        yield Fold(index, len(folds), rows, prediction, spaces[test_idx], held_out, fitted, extra)

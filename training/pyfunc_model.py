@@ -34,7 +34,7 @@ class CostModelPyfunc(PythonModel):
         reinterpret the DataFrame input.
         """
         coverage = float((params or {}).get("coverage", 0.9))
-        return self.model.predict(model_input, coverage=coverage).reset_index(drop=True)
+        return self.model.predict(model_input, coverage=coverage).to_frame().reset_index(drop=True)
 
 
 mlflow.models.set_model(CostModelPyfunc())

@@ -159,7 +159,7 @@ def register_model(
     if data is None:
         data = _training_data(model)
     example = input_example(model, data)
-    output = model.predict(example, coverage=0.9).reset_index(drop=True)
+    output = model.predict(example, coverage=0.9).to_frame().reset_index(drop=True)
     tracker = tracker or Tracker()
     client = tracker.client
     _check_collision(client, name, model.target_names, force)

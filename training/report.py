@@ -79,11 +79,8 @@ def heldout_predictions(
     ):
         size, _ = _size(fold.rows)
         for target in fold.model.target_names:
-            part = fold.frame(target)
+            part = _with_levels(fold.frame(target), target, fold.extra)
             part["size"] = size
-            for level in CALIBRATION_LEVELS:
-                part[f"lower@{level:g}"] = fold.prediction[f"{target}_lower@{level:g}"].to_numpy()
-                part[f"upper@{level:g}"] = fold.prediction[f"{target}_upper@{level:g}"].to_numpy()
             parts.setdefault(target, []).append(part)
     return {t: pd.concat(p, ignore_index=True) for t, p in parts.items()}
 
@@ -91,7 +88,7 @@ def heldout_predictions(
 def fitted_predictions(model: Any, data: Any, *, coverage: float = 0.9) -> dict[str, pd.DataFrame]:
     """Like :func:`heldout_predictions` for a fitted ``model`` on (unseen) ``data``, no refit."""
     from costmodel.schema import valid_mask
-    from costmodel.training.heldout import space_labels
+    from costmodel.training.heldout import prediction_frame, space_labels
 
     frame = data.frame.loc[valid_mask(data.frame)].reset_index(drop=True)
     targets = [t for t in model.target_names if t in frame.columns]
@@ -100,23 +97,21 @@ def fitted_predictions(model: Any, data: Any, *, coverage: float = 0.9) -> dict[
     main = model.predict(frame, targets=targets, coverage=coverage)
     levels = {c: model.predict(frame, targets=targets, coverage=c) for c in CALIBRATION_LEVELS}
     size, _ = _size(frame)
+    spaces = space_labels(frame, None)
     out = {}
     for target in targets:
-        part = pd.DataFrame(
-            {
-                "y": frame[target].to_numpy(dtype=float),
-                "mean": main[f"{target}_mean"].to_numpy(),
-                "lower": main[f"{target}_lower"].to_numpy(),
-                "upper": main[f"{target}_upper"].to_numpy(),
-                "space": space_labels(frame, None),
-                "size": size,
-            }
-        )
-        for level, pred in levels.items():
-            part[f"lower@{level:g}"] = pred[f"{target}_lower"].to_numpy()
-            part[f"upper@{level:g}"] = pred[f"{target}_upper"].to_numpy()
+        part = _with_levels(prediction_frame(frame, main, target, spaces), target, levels)
+        part["size"] = size
         out[target] = part
     return out
+
+
+def _with_levels(part: pd.DataFrame, target: str, levels: dict[float, Any]) -> pd.DataFrame:
+    """``part`` with the ``lower@c``/``upper@c`` bounds of ``target`` at each coverage ``c``."""
+    for level, prediction in levels.items():
+        part[f"lower@{level:g}"] = prediction[target].lower
+        part[f"upper@{level:g}"] = prediction[target].upper
+    return part
 
 
 def _size(frame: pd.DataFrame) -> tuple[np.ndarray, str]:

@@ -52,7 +52,7 @@ def _model(target: str, featurizer: str, params: dict[str, Any]) -> Any:
     return CostModel(featurizer=featurizer, targets=[target], regressor_params=dict(params))
 
 
-def _predict_all(model: Any, frame: pd.DataFrame, target: str) -> pd.DataFrame:
+def _predict_all(model: Any, frame: pd.DataFrame, target: str) -> Any:
     import warnings
 
     from costmodel.exceptions import UnseenCategoryWarning
@@ -63,13 +63,11 @@ def _predict_all(model: Any, frame: pd.DataFrame, target: str) -> pd.DataFrame:
 
 
 def _predict(model: Any, frame: pd.DataFrame, target: str) -> np.ndarray:
-    return _predict_all(model, frame, target)[f"{target}_mean"].to_numpy()
+    return _predict_all(model, frame, target)[target].mean
 
 
-def _scores(y: np.ndarray, pred: pd.DataFrame, target: str) -> dict[str, float]:
-    mean = pred[f"{target}_mean"].to_numpy()
-    lower = pred[f"{target}_lower"].to_numpy()
-    upper = pred[f"{target}_upper"].to_numpy()
+def _scores(y: np.ndarray, pred: Any, target: str) -> dict[str, float]:
+    mean, lower, upper = pred[target].mean, pred[target].lower, pred[target].upper
     with np.errstate(divide="ignore", invalid="ignore"):
         width = float(np.median(upper / np.maximum(lower, 1e-300) - 1.0))
     return {
@@ -157,7 +155,7 @@ def transfer_curve(
     source_model = _model(target, featurizer, params).fit(source)
     source_test = _predict_all(source_model, test, target)
     rows = [{"strategy": "source_only", "n": 0, **_scores(y, source_test, target)}]
-    stacked_test = test.assign(**{_SOURCE: np.log(source_test[f"{target}_mean"].to_numpy())})
+    stacked_test = test.assign(**{_SOURCE: np.log(source_test[target].mean)})
     adapt_options = {"group_column": group_column, "device": _group_value(mine, group_column)}
     if group_column != DEVICE:
         adapt_options["source_groups"] = sorted(source[group_column].unique())

@@ -36,7 +36,7 @@ def source(pnpoly) -> CostModel:
 
 
 def _scores(model: CostModel, test: pd.DataFrame) -> tuple[float, float]:
-    pred = model.predict(test)["runtime_ms_mean"].to_numpy()
+    pred = model.predict(test)["runtime_ms"].mean
     y = test["runtime_ms"].to_numpy()
     return spearman(y, pred), mape(y, pred)
 
@@ -57,12 +57,12 @@ def test_source_is_untouched_and_lineage_is_recorded(source, pnpoly):
     rows = pnpoly[1].head(20)
     with warnings.catch_warnings():  # the source model has not seen the new device
         warnings.simplefilter("ignore", UnseenCategoryWarning)
-        before = source.predict(rows)
+        before = source.predict(rows).to_frame()
     fingerprint = model_fingerprint(source)
     adapted = source.adapt(rows, source="models:/pnpoly/3")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnseenCategoryWarning)
-        pd.testing.assert_frame_equal(source.predict(rows), before)
+        pd.testing.assert_frame_equal(source.predict(rows).to_frame(), before)
     lineage = adapted.info()["adaptation"]
     assert lineage["source_fingerprint"] == fingerprint
     assert lineage["rows"] == {"runtime_ms": 20}
@@ -80,7 +80,7 @@ def test_save_load_round_trip(source, pnpoly, tmp_path):
     assert not list(path.glob("*.pkl"))
     loaded = CostModel.load(path)
     test = new.iloc[100:300]
-    pd.testing.assert_frame_equal(loaded.predict(test), adapted.predict(test))
+    pd.testing.assert_frame_equal(loaded.predict(test).to_frame(), adapted.predict(test).to_frame())
     assert loaded.info()["adaptation"] == adapted.info()["adaptation"]
 
 
@@ -94,8 +94,8 @@ def test_few_rows_say_they_are_not_calibrated_and_are_wider(source, pnpoly):
     )
 
     def width(model: CostModel) -> float:
-        p = model.predict(test, coverage=0.9)
-        return float(np.median(p["runtime_ms_upper"] / p["runtime_ms_lower"]))
+        p = model.predict(test, coverage=0.9)["runtime_ms"]
+        return float(np.median(p.upper / p.lower))
 
     assert width(few) > width(many)
 
@@ -104,9 +104,9 @@ def test_calibrated_coverage_is_sane(source, pnpoly):
     new = pnpoly[1]
     adapted = source.adapt(new.head(30))
     test = new.iloc[100:]
-    p = adapted.predict(test, coverage=0.9)
+    p = adapted.predict(test, coverage=0.9)["runtime_ms"]
     y = test["runtime_ms"].to_numpy()
-    inside = (y >= p["runtime_ms_lower"].to_numpy()) & (y <= p["runtime_ms_upper"].to_numpy())
+    inside = (y >= p.lower) & (y <= p.upper)
     assert 0.75 <= inside.mean() <= 1.0
 
 

@@ -50,15 +50,19 @@ def _inputs(model: CostModel, frame: pd.DataFrame) -> pd.DataFrame:
     return frame[model.input_columns]
 
 
-def test_predict_columns_and_interval_order(fitted, ps3):
-    out = fitted.predict(ps3.frame.head(20), coverage=0.9)
-    assert list(out.columns) == [
+def test_prediction_targets_units_and_interval_order(fitted, ps3):
+    rows = ps3.frame.head(20).set_index(pd.RangeIndex(100, 120))
+    out = fitted.predict(rows, coverage=0.9)
+    assert out.target_names == ["runtime_ms", "power_w"] and len(out) == 20
+    assert out.units == {"runtime_ms": "ms", "power_w": "w"} and out.coverage == 0.9
+    for t in ("runtime_ms", "power_w"):
+        p = out[t]
+        assert (p.lower <= p.mean).all() and (p.mean <= p.upper).all() and (p.lower >= 0).all()
+    frame = out.to_frame()
+    assert list(frame.columns) == [
         f"{t}_{s}" for t in ("runtime_ms", "power_w") for s in ("mean", "lower", "upper")
     ]
-    for t in ("runtime_ms", "power_w"):
-        assert (out[f"{t}_lower"] <= out[f"{t}_mean"]).all()
-        assert (out[f"{t}_mean"] <= out[f"{t}_upper"]).all()
-        assert (out[f"{t}_lower"] >= 0).all()
+    assert frame.index.equals(rows.index)  # aligned with the input
 
 
 def test_a_target_asked_many_times_is_predicted_once_in_first_order(fitted, ps3, monkeypatch):
@@ -72,27 +76,23 @@ def test_a_target_asked_many_times_is_predicted_once_in_first_order(fitted, ps3,
 
         monkeypatch.setattr(regressor, "predict_with_interval", counted)
     rows = _inputs(fitted, ps3.frame.head(2))
-    columns = fitted.predict_columns(rows, targets=["power_w", "runtime_ms"] * 5_000)
+    prediction = fitted.predict(rows, targets=["power_w", "runtime_ms"] * 5_000)
     assert calls == ["power_w", "runtime_ms"]
-    assert list(columns) == [
-        f"{t}_{s}" for t in ("power_w", "runtime_ms") for s in ("mean", "lower", "upper")
-    ]
+    assert prediction.target_names == ["power_w", "runtime_ms"]
 
 
 def test_wider_coverage_gives_wider_intervals(fitted, ps3):
     narrow = fitted.predict(ps3.frame.head(50), coverage=0.5)
     wide = fitted.predict(ps3.frame.head(50), coverage=0.95)
-    assert (
-        wide.runtime_ms_upper - wide.runtime_ms_lower
-        >= narrow.runtime_ms_upper - narrow.runtime_ms_lower
-    ).all()
+    wide, narrow = wide["runtime_ms"], narrow["runtime_ms"]
+    assert (wide.upper - wide.lower >= narrow.upper - narrow.lower).all()
 
 
 def test_training_predictions_track_the_measurements(fitted, ps3):
     out = fitted.predict(ps3.frame)
     measured = ps3.frame.runtime_ms.to_numpy()
     ok = np.isfinite(measured)
-    ape = np.abs(out.runtime_ms_mean.to_numpy()[ok] / measured[ok] - 1)
+    ape = np.abs(out["runtime_ms"].mean[ok] / measured[ok] - 1)
     assert np.median(ape) < 0.1
 
 
@@ -101,13 +101,13 @@ def test_one_record_and_records(fitted, ps3):
     one = fitted.predict(record)
     many = fitted.predict([record, record])
     assert len(one) == 1 and len(many) == 2
-    assert one.runtime_ms_mean.iloc[0] == pytest.approx(many.runtime_ms_mean.iloc[1])
+    assert one["runtime_ms"].mean[0] == pytest.approx(many["runtime_ms"].mean[1])
 
 
 def test_save_load_round_trip_is_exact(fitted, saved, ps3):
     loaded = costmodel.load(saved)
-    a = fitted.predict(ps3.frame.head(100))
-    b = loaded.predict(ps3.frame.head(100))
+    a = fitted.predict(ps3.frame.head(100)).to_frame()
+    b = loaded.predict(ps3.frame.head(100)).to_frame()
     pd.testing.assert_frame_equal(a, b)
     assert loaded.target_names == ["runtime_ms", "power_w"]
     info = loaded.info()
@@ -147,6 +147,15 @@ def test_unseen_category_warns_or_fails_when_strict(ps3):
         model.predict(row)
     with pytest.raises(InvalidInputError, match="Some Future GPU"):
         model.predict(row, strict=True)
+    made_strict = CostModel(
+        featurizer="kernel_config",
+        featurizer_params={"strict": True},
+        regressor_params=FAST_XGB,
+    ).fit(ps3)
+    with pytest.raises(InvalidInputError, match="Some Future GPU"):
+        made_strict.predict(row)  # default: the featurizer's own setting
+    with pytest.warns(UnseenCategoryWarning):
+        made_strict.predict(row, strict=False)  # an explicit False turns it off
 
 
 def test_nan_target_is_named_with_rows(ps3):
@@ -209,7 +218,7 @@ def test_save_replaces_an_existing_model_atomically(fitted, tmp_path, ps3):
     directory = fitted.save(tmp_path / "m")
     again = fitted.save(directory)
     assert again == directory
-    assert costmodel.load(directory).predict(ps3.frame.head(1)).shape == (1, 6)
+    assert costmodel.load(directory).predict(ps3.frame.head(1)).to_frame().shape == (1, 6)
     assert not [p for p in tmp_path.iterdir() if p.name != "m"]
 
 
@@ -221,7 +230,8 @@ def test_random_forest_model_round_trips(ps3, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pd.testing.assert_frame_equal(
-            model.predict(ps3.frame.head(30)), loaded.predict(ps3.frame.head(30))
+            model.predict(ps3.frame.head(30)).to_frame(),
+            loaded.predict(ps3.frame.head(30)).to_frame(),
         )
 
 

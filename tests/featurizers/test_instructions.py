@@ -227,7 +227,7 @@ def test_seq2seq_reads_the_token_text(skl: pd.DataFrame, tmp_path) -> None:
     ).fit(skl.head(200))
     assert model.featurizer_.output == "text"
     prediction = model.predict(skl.tail(5))
-    assert len(prediction) == 5 and np.isfinite(prediction["ipc_mean"]).all()
+    assert len(prediction) == 5 and np.isfinite(prediction["ipc"].mean).all()
     vector = CostModel(featurizer="instructions", regressor="mean", targets=["ipc"])
     assert vector.fit(skl.head(50)).featurizer_.output == "vector"
 

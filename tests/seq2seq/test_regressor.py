@@ -138,7 +138,7 @@ def test_cost_model_with_text_featurizer_fits_predicts_and_reloads(monkeypatch, 
     ).fit(frame)
     records = frame[[*data.card.inputs, "device"]].head(5).to_dict(orient="records")
     predicted = model.predict(records)
-    assert list(predicted.columns) == ["power_w_mean", "power_w_lower", "power_w_upper"]
+    assert predicted.target_names == ["power_w"] and len(predicted) == 5
     assert model.info()["featurizer"] == "text" and model.info()["regressors"] == {
         "power_w": "seq2seq"
     }

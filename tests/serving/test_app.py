@@ -57,7 +57,7 @@ def test_unexpected_errors_are_500_and_the_app_survives(client, records, metric)
     class Broken:
         name, version = "broken", "0"
 
-        def predict_columns(self, *args, **kwargs):
+        def predict(self, *args, **kwargs):
             raise RuntimeError("boom")
 
     client.app.dependency_overrides[get_predictor] = lambda: Broken()
@@ -125,7 +125,7 @@ def test_large_batches_run_in_the_thread_pool(fitted, ps3):
         response = test_client.post("/v1/models/gemm/predict", json={"records": rows})
     assert response.status_code == 200
     got = [p["power_w_mean"] for p in response.json()["predictions"]]
-    assert got == pytest.approx(fitted.predict(rows)["power_w_mean"].tolist(), rel=1e-6)
+    assert got == pytest.approx(fitted.predict(rows)["power_w"].mean.tolist(), rel=1e-6)
 
 
 # ---- limits, input rule, auth, metrics, docs, reloads ----------------------------------------
@@ -215,12 +215,12 @@ def test_prediction_runs_off_the_event_loop(fitted, records):
     loops = []
 
     class Probe(Predictor):
-        def predict_columns(self, *args, **kwargs):
+        def predict(self, *args, **kwargs):
             try:
                 loops.append(asyncio.get_running_loop())
             except RuntimeError:  # no loop in this thread: a worker thread
                 loops.append(None)
-            return super().predict_columns(*args, **kwargs)
+            return super().predict(*args, **kwargs)
 
     app = create_app(ServerSettings(reload_interval=0), predictors={"gemm": Probe(fitted)})
     with TestClient(app) as test_client:

@@ -17,21 +17,21 @@ from costmodel.serving.sources import DirectorySource, resolve_source
 def test_batch_matches_cost_model(fitted, ps3, model_dir):
     predictor = Predictor(model_dir)
     frame = ps3.frame.iloc[:50]
-    got = predictor.predict(frame, coverage=0.8)
-    want = fitted.predict(frame, coverage=0.8)
+    got = predictor.predict(frame, coverage=0.8).to_frame()
+    want = fitted.predict(frame, coverage=0.8).to_frame()
     assert list(got.columns) == list(want.columns)
     assert got.index.equals(frame.index)
     np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6)
 
 
-def test_predict_one_returns_floats_equal_to_batch(fitted, records, model_dir):
+def test_one_record_equals_the_batch(fitted, records, model_dir):
     predictor = Predictor(model_dir, name="gemm")
-    one = predictor.predict_one(records[3], targets="runtime_ms")
-    assert set(one) == {"runtime_ms_mean", "runtime_ms_lower", "runtime_ms_upper"}
-    assert all(isinstance(v, float) for v in one.values())
-    row = fitted.predict(records[3], targets="runtime_ms").iloc[0]
-    assert one["runtime_ms_mean"] == pytest.approx(row["runtime_ms_mean"], rel=1e-6)
-    assert one["runtime_ms_lower"] <= one["runtime_ms_mean"] <= one["runtime_ms_upper"]
+    one = predictor.predict(records[3], targets="runtime_ms")
+    assert one.target_names == ["runtime_ms"] and len(one) == 1
+    (row,) = one.to_records()
+    want = fitted.predict(records, targets="runtime_ms")["runtime_ms"]
+    assert row["runtime_ms_mean"] == pytest.approx(want.mean[3], rel=1e-6)
+    assert row["runtime_ms_lower"] <= row["runtime_ms_mean"] <= row["runtime_ms_upper"]
 
 
 def test_accepts_a_fitted_model_and_lists(fitted, records):
@@ -61,7 +61,7 @@ def test_errors_name_the_problem(model_dir, records):
         predictor.predict(records, targets=[])
     bad = dict(records[0], m=-4)
     with pytest.raises(InvalidInputError) as info:
-        predictor.predict_one(bad)
+        predictor.predict(bad)
     assert info.value.field == "m"
     missing = {k: v for k, v in records[0].items() if k != "k"}
     with pytest.raises(InvalidInputError) as info:
@@ -85,7 +85,7 @@ def test_reload_when_directory_replaced(model_dir, other_model, records):
     assert predictor.target_names == ["runtime_ms"]
     assert predictor.model.regressors_["runtime_ms"].model_.n_jobs == 1
     new = predictor.predict(records)
-    assert not np.allclose(new["runtime_ms_mean"], old["runtime_ms_mean"])
+    assert not np.allclose(new["runtime_ms"].mean, old["runtime_ms"].mean)
 
 
 def test_failed_reload_keeps_serving(model_dir, records):

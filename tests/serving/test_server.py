@@ -40,7 +40,8 @@ def test_predict_auth_errors_and_metrics(server, records, fitted, metric):
     assert response.status_code == 200
     body = response.json()
     assert body["model"] == "gemm" and body["targets"] == ["runtime_ms", "power_w"]
-    want = fitted.predict(records[:3])
+    assert body["units"] == {"runtime_ms": "ms", "power_w": "w"}
+    want = fitted.predict(records[:3]).to_frame()
     got = pd.DataFrame(body["predictions"])
     np.testing.assert_allclose(got[want.columns].to_numpy(), want.to_numpy(), rtol=1e-6)
 
@@ -145,13 +146,14 @@ def test_client_matches_in_process(server, fitted, ps3, records):
     frame = ps3.frame.iloc[100:145]  # more rows than --max-batch: sent in chunks
     with Client(server.url, token=TOKEN, batch_size=20) as client:
         assert client.models()[0]["input_columns"] == fitted.input_columns
-        got = client.predict(frame, targets="runtime_ms", coverage=0.8)
-        want = fitted.predict(frame, targets="runtime_ms", coverage=0.8)
+        got = client.predict(frame, targets="runtime_ms", coverage=0.8).to_frame()
+        want = fitted.predict(frame, targets="runtime_ms", coverage=0.8).to_frame()
         assert got.index.equals(frame.index)
         assert list(got.columns) == list(want.columns)
         np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6)
         one = client.predict(records[0])
-        assert one.shape == (1, 6)
+        assert one.target_names == ["runtime_ms", "power_w"] and len(one) == 1
+        assert one.units["power_w"] == "w" and one.coverage == 0.9
         with pytest.raises(InvalidInputError) as info:
             client.predict(dict(records[0], n=0))
         assert info.value.field == "n"

@@ -135,7 +135,9 @@ def test_cost_model_saves_and_loads_identical_predictions(skl, tmp_path):
     model.save(tmp_path / "m")
     again = load_model(tmp_path / "m")
     rows = skl.iloc[300:360]
-    np.testing.assert_array_equal(again.predict(rows).to_numpy(), model.predict(rows).to_numpy())
+    np.testing.assert_array_equal(
+        again.predict(rows).to_frame().to_numpy(), model.predict(rows).to_frame().to_numpy()
+    )
 
 
 def test_pooled_devices_reach_the_regressor_as_a_second_column(skl):
@@ -150,5 +152,5 @@ def test_pooled_devices_reach_the_regressor_as_a_second_column(skl):
     regressor = model.regressors_["ipc"]
     assert regressor.n_features_in_ == 2
     assert any("|" in key for key in regressor.model_.forms)
-    predicted = model.predict(pooled.iloc[:5])["ipc_mean"].to_numpy()
+    predicted = model.predict(pooled.iloc[:5])["ipc"].mean
     assert np.all(np.isfinite(predicted)) and np.all(predicted > 0)

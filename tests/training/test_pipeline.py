@@ -109,7 +109,7 @@ def test_search_track_register_serve(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     loaded = costmodel.load(resolve_model_uri("models:/gemm-cost@champion"))
     example = input_example(loaded, data, n=4)
-    expected = loaded.predict(example, coverage=0.8)
+    expected = loaded.predict(example, coverage=0.8).to_frame()
 
     port = _free_port()
     log = tmp_path / "serve.log"

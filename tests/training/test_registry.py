@@ -54,7 +54,9 @@ def test_register_resolve_and_name_collisions(tmp_path, monkeypatch):
     directory = resolve_model_uri("models:/pnpoly@champion", tracking_uri=uri)
     assert {"pnpoly", "2"} <= set(directory.parts)
     reloaded = load(directory)
-    assert reloaded.predict(small.head(3)).equals(model.predict(small.head(3)))
+    assert (
+        reloaded.predict(small.head(3)).to_frame().equals(model.predict(small.head(3)).to_frame())
+    )
     assert load(resolve_model_uri("models:/pnpoly/1", tracking_uri=uri)).target_names == [
         "runtime_ms"
     ]
