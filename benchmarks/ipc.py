@@ -130,10 +130,9 @@ def split_rows(frame: pd.DataFrame, split: str, seed: int) -> tuple[np.ndarray, 
     raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
 
 
-def _cycles(prediction: pd.DataFrame, target: str, n: np.ndarray) -> tuple[np.ndarray, ...]:
-    mean, low, high = (
-        prediction[f"{target}_{s}"].to_numpy(float) for s in ("mean", "lower", "upper")
-    )
+def _cycles(prediction: Any, target: str, n: np.ndarray) -> tuple[np.ndarray, ...]:
+    predicted = prediction[target]
+    mean, low, high = predicted.mean, predicted.lower, predicted.upper
     if target == "ipc":  # cycles = n / ipc; the bounds swap
         with np.errstate(divide="ignore"):
             return n / mean, n / np.maximum(high, 1e-12), n / np.maximum(low, 1e-12)
@@ -193,8 +192,8 @@ def run_case(
                 union |= mask
             native_width = None
             if target != TARGET:  # the width in the model's own target, where it is bounded
-                width = prediction[f"{target}_upper"] - prediction[f"{target}_lower"]
-                native_width = width.to_numpy() / prediction[f"{target}_mean"].to_numpy(float)
+                predicted = prediction[target]
+                native_width = (predicted.upper - predicted.lower) / predicted.mean
             for label, keep in (("all", np.ones(len(true), dtype=bool)), ("annotated", union)):
                 if not keep.any():
                     continue

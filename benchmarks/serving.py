@@ -4,7 +4,8 @@ Measures, on models trained on the bundled real PowerSensor3 GEMM measurements (
 featurizer):
 
 * in process, per model (XGBoost default and compact, random forest): single-record p50/p99 of
-  ``Predictor.predict_one`` (and of ``CostModel.predict`` for comparison) over real records, with
+  ``Predictor.predict`` (key ``single_predict_one``: the figures up to 2026-12-03 timed the
+  since-removed ``predict_one``; ``CostModel.predict`` for comparison) over real records, with
   the time split into featurization and regression; batch throughput in rows/s (featurization
   included) on a batch of real rows;
 * over HTTP (XGBoost model, ``python -m costmodel.serving`` on 127.0.0.1): p50/p99 latency, error
@@ -102,7 +103,7 @@ def in_process(name: str, model: CostModel, frame: Any, args: argparse.Namespace
     records = frame[model.input_columns].sample(1000, random_state=args.seed).to_dict("records")
     p50s = []
     for _ in range(args.repeats):
-        single = percentiles(time_calls(predictor.predict_one, records, args.calls))
+        single = percentiles(time_calls(predictor.predict, records, args.calls))
         p50s.append(single["p50_ms"])
     featurizer = predictor.model.featurizer_
     regressor = predictor.model.regressors_["runtime_ms"]

@@ -159,7 +159,7 @@ class Prior:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnseenCategoryWarning)
             rows = self.model_inputs(frame) if self.model_inputs is not None else frame
-            columns = self.model.predict_columns(
+            prediction = self.model.predict(
                 rows[self.inputs], targets=self.target, coverage=_PRIOR_COVERAGE
             )
         for warning in caught:
@@ -171,9 +171,8 @@ class Prior:
                 warnings.warn_explicit(
                     warning.message, warning.category, warning.filename, warning.lineno
                 )
-        mean = np.asarray(columns[f"{self.target}_mean"], dtype=np.float64)
-        lower = np.asarray(columns[f"{self.target}_lower"], dtype=np.float64)
-        upper = np.asarray(columns[f"{self.target}_upper"], dtype=np.float64)
+        predicted = prediction[self.target]
+        mean, lower, upper = predicted.mean, predicted.lower, predicted.upper
         floor = np.finfo(np.float64).tiny
         mean = np.maximum(mean, floor)
         log_mean = np.log(mean)
@@ -198,7 +197,7 @@ def load_prior(
         import costmodel
 
         model = costmodel.load(model)
-    if not (hasattr(model, "target_names") and hasattr(model, "predict_columns")):
+    if not (hasattr(model, "target_names") and hasattr(model, "predict")):
         raise InvalidInputError(
             f"model must be a fitted costmodel.CostModel, a model directory or a models:/ URI, "
             f"got {type(model).__name__}",

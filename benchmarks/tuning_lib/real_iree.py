@@ -32,6 +32,7 @@ from costmodel.datasets.collectors.mlir_templates import (
     spec_of,
     tiles_of,
 )
+from costmodel.prediction import PARTS, Prediction, column
 
 __all__ = [
     "TILE_PARAMS",
@@ -166,7 +167,7 @@ class IreeMatmul:
 class MlirTilePrior:
     """A model over MLIR text seen as a model over tile parameters (duck-typed ``CostModel``).
 
-    ``input_columns`` are :data:`TILE_PARAMS`; :meth:`predict_columns` renders each row's module
+    ``input_columns`` are :data:`TILE_PARAMS`; :meth:`predict` renders each row's module
     for ``shape`` and asks ``model`` (trained with ``featurizer="mlir"``). Predictions are cached
     per configuration.
 
@@ -185,10 +186,10 @@ class MlirTilePrior:
         self.target_names = list(model.target_names)
         self._cache: dict[tuple[Any, ...], tuple[float, ...]] = {}
 
-    def predict_columns(
-        self, frame: pd.DataFrame, targets: Any = None, coverage: float = 0.9
-    ) -> dict[str, np.ndarray]:
-        """``{target}_mean/_lower/_upper`` arrays for the rows of ``frame`` (tile columns)."""
+    def predict(
+        self, frame: pd.DataFrame, *, targets: Any = None, coverage: float = 0.9, **_: Any
+    ) -> Prediction:
+        """The :class:`~costmodel.prediction.Prediction` for the rows of ``frame`` (tiles)."""
         names = [targets] if isinstance(targets, str) else list(targets or self.target_names)
         rows = [
             dict(zip(TILE_PARAMS, values, strict=True))
@@ -199,17 +200,18 @@ class MlirTilePrior:
         if todo:
             texts = [mlir_text(self.shape, dict(zip(TILE_PARAMS, k[0], strict=True)), self.dtype)
                      for k in todo]  # fmt: skip
-            got = self.model.predict_columns(
+            got = self.model.predict(
                 pd.DataFrame({"mlir": texts}), targets=names, coverage=coverage
-            )
-            columns = [f"{t}_{s}" for t in names for s in ("mean", "lower", "upper")]
+            ).columns()
             for i, k in enumerate(todo):
-                self._cache[k] = tuple(float(got[c][i]) for c in columns)
-        columns = [f"{t}_{s}" for t in names for s in ("mean", "lower", "upper")]
+                self._cache[k] = tuple(float(values[i]) for values in got.values())
+        columns = [column(t, part) for t in names for part in PARTS]
         values = np.asarray([self._cache[k] for k in keys], dtype=np.float64).reshape(
             len(keys), len(columns)
         )
-        return {c: values[:, j] for j, c in enumerate(columns)}
+        return Prediction.from_columns(
+            {c: values[:, j] for j, c in enumerate(columns)}, coverage=coverage
+        )
 
 
 def pretrain(

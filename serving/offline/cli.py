@@ -60,8 +60,13 @@ def predict_logs_command(
         bool, typer.Option("--skip-bad", help="Skip and count malformed rows instead of stopping.")
     ] = False,
     strict: Annotated[
-        bool, typer.Option(help="Fail on unknown columns and categories unseen in training.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--strict/--no-strict",
+            help="Fail on unknown columns and categories unseen in training (--no-strict: warn); "
+            "default: the model's own setting.",
+        ),
+    ] = None,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk (memory).")] = 200_000,
     option: Annotated[
         list[str] | None,

@@ -141,7 +141,7 @@ def predict_logs(
     keep: Sequence[str] = (),
     group_by: Sequence[str] | None = None,
     skip_bad: bool = False,
-    strict: bool = False,
+    strict: bool | None = None,
     chunk_rows: int = 200_000,
     loader_options: dict[str, Any] | None = None,
     scheduler: Any = None,

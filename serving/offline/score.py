@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from costmodel.exceptions import InvalidInputError
+from costmodel.prediction import PARTS, column
 from costmodel.serving.offline.pieces import BadRow, Piece
 from costmodel.serving.offline.read import conform, read_piece
 
@@ -46,7 +47,7 @@ def output_schema(input_schema: pa.Schema, targets: Sequence[str]) -> pa.Schema:
     fields += [f for f in input_schema if f.name not in targets]
     for target in targets:
         fields.append(pa.field(target, pa.float64()))
-        fields += [pa.field(f"{target}_{s}", pa.float64()) for s in ("mean", "lower", "upper")]
+        fields += [pa.field(column(target, part), pa.float64()) for part in PARTS]
         fields.append(pa.field(f"{target}_ratio", pa.float64()))
         fields.append(pa.field(f"{target}_anomaly", pa.bool_()))
     fields.append(pa.field("anomaly", pa.bool_()))
@@ -82,7 +83,7 @@ def score_table(
         try:
             with warnings.catch_warnings(record=True) as seen:
                 warnings.simplefilter("always")
-                columns = model.predict_columns(
+                prediction = model.predict(
                     frame, targets=list(targets), coverage=coverage, strict=strict
                 )
             caught.update(str(w.message) for w in seen)
@@ -113,9 +114,8 @@ def score_table(
         if name not in targets:
             arrays[name] = table.column(name)
     for target in targets:
-        mean = columns[f"{target}_mean"]
-        lower = columns[f"{target}_lower"]
-        upper = columns[f"{target}_upper"]
+        predicted = prediction[target]
+        mean, lower, upper = predicted.mean, predicted.lower, predicted.upper
         if target in table.column_names:
             measured = table.column(target).to_numpy(zero_copy_only=False).astype(float)
         else:
@@ -126,9 +126,8 @@ def score_table(
         outside = present & ((measured < lower) | (measured > upper))
         any_anomaly |= outside
         arrays[target] = pa.array(measured, mask=~present)
-        arrays[f"{target}_mean"] = pa.array(mean, type=pa.float64())
-        arrays[f"{target}_lower"] = pa.array(lower, type=pa.float64())
-        arrays[f"{target}_upper"] = pa.array(upper, type=pa.float64())
+        for name, values in predicted.columns().items():
+            arrays[name] = pa.array(values, type=pa.float64())
         arrays[f"{target}_ratio"] = pa.array(ratio, mask=~np.isfinite(ratio))
         arrays[f"{target}_anomaly"] = pa.array(outside, mask=~present)
     arrays["anomaly"] = pa.array(any_anomaly)
