@@ -143,7 +143,7 @@ def test_cost_model_with_text_featurizer_fits_predicts_and_reloads(monkeypatch, 
         "power_w": "seq2seq"
     }
     reloaded = CostModel.load(model.save(tmp_path / "model"))
-    pd.testing.assert_frame_equal(reloaded.predict(records), predicted)
+    pd.testing.assert_frame_equal(reloaded.predict(records).to_frame(), predicted.to_frame())
     assert not list((tmp_path / "model").glob("*.pkl"))
 
 

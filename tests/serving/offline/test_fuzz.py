@@ -92,7 +92,7 @@ def scene(gemm_model, rows) -> tuple[CostModel, Path, pd.DataFrame, pd.DataFrame
     their predictions when scored alone."""
     model, saved = gemm_model
     log_rows = pd.concat([rows] * (N_ROWS // len(rows) + 1), ignore_index=True).head(N_ROWS)
-    return model, saved, log_rows, model.predict(log_rows)
+    return model, saved, log_rows, model.predict(log_rows).to_frame()
 
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")

@@ -26,7 +26,7 @@ def _lines(rows: pd.DataFrame) -> list[bytes]:
 
 def _same_predictions(scored: pd.DataFrame, model: CostModel, rows: pd.DataFrame) -> None:
     """The scored rows are ``rows`` unchanged, predicted as the model predicts them alone."""
-    expected = model.predict(rows.reset_index(drop=True))
+    expected = model.predict(rows.reset_index(drop=True)).to_frame()
     for column in ("m", "n", "k", "device"):
         assert scored[column].tolist() == rows[column].tolist()
     np.testing.assert_allclose(scored.runtime_ms_mean, expected.runtime_ms_mean, rtol=1e-6)

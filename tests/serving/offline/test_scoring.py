@@ -48,7 +48,7 @@ def test_every_format_scored_with_source_lines_ratio_and_anomaly(gemm_model, row
     assert csv.source_line.tolist() == list(range(2, len(rows) + 2))  # line 1 is the header
     parquet = scored[scored.source_file.str.endswith(".parquet")]
     assert parquet.source_line.tolist() == list(range(1, len(rows) + 1))
-    expected = model.predict(rows)
+    expected = model.predict(rows).to_frame()
     np.testing.assert_allclose(csv.runtime_ms_mean.to_numpy(), expected.runtime_ms_mean, rtol=1e-6)
     np.testing.assert_allclose(csv.runtime_ms.to_numpy(), rows.runtime_ms)
     np.testing.assert_allclose(scored.runtime_ms_ratio, scored.runtime_ms / scored.runtime_ms_mean)
