@@ -68,7 +68,9 @@ class CostModel(BaseEstimator):
             another, ``"forms"`` for ``"structured"``) and ``featurizer_params`` sets no
             ``output``.
         regressor: A regressor instance (cloned per target) or kind name (``"xgboost"``,
-            ``"random_forest"``, ``"mean"``).
+            ``"random_forest"``, ``"mean"``). Its ``log_target`` follows each target's scale
+            (log for runtime, power, energy, cycles; linear for IPC) unless you set it: in
+            ``regressor_params``, or on an instance to a value other than its default.
         targets: Target columns to model, named with their unit (``runtime_ms``, ``power_w``, ...).
         featurizer_params: Parameters for a featurizer given by name.
         regressor_params: Parameters for a regressor given by name.
@@ -115,6 +117,15 @@ class CostModel(BaseEstimator):
         if not getattr(regressor, "reads_text", False):
             return None
         return str(getattr(regressor, "text_output", "text"))
+
+    def _user_set_log_target(self) -> bool:
+        """Whether the user chose ``log_target`` (in ``regressor_params``, or an instance whose
+        value differs from its class default); otherwise the target's scale decides."""
+        if isinstance(self.regressor, str):
+            return "log_target" in (self.regressor_params or {})
+        default = inspect.signature(type(self.regressor)).parameters.get("log_target")
+        value = getattr(self.regressor, "log_target", None)
+        return default is not None and value != default.default
 
     def _make_regressor(self) -> Any:
         if isinstance(self.regressor, str):
@@ -165,7 +176,7 @@ class CostModel(BaseEstimator):
         for target in targets:
             spec = target_spec(target)
             regressor = self._make_regressor()
-            if "log_target" in regressor.get_params():
+            if "log_target" in regressor.get_params() and not self._user_set_log_target():
                 regressor.set_params(log_target=spec.log_scale)
             y = frame[target].to_numpy(dtype=np.float64)
             regressors[target] = regressor.fit(X, y, groups=group_labels)

@@ -251,3 +251,14 @@ def test_cost_model_is_a_scikit_learn_estimator():
     copy = clone(model)
     assert copy is not model and copy.get_params() == model.get_params()
     assert model.set_params(targets=["power_w"]) is model and model.targets == ["power_w"]
+
+
+def test_a_users_log_target_is_respected_and_the_target_scale_applies_otherwise(ps3):
+    from costmodel.xgb import XGBCostRegressor
+
+    by_scale = CostModel(regressor_params=FAST_XGB).fit(ps3)
+    assert by_scale.regressors_["runtime_ms"].log_target is True  # runtime: log scale
+    by_name = CostModel(regressor_params={**FAST_XGB, "log_target": False}).fit(ps3)
+    assert by_name.regressors_["runtime_ms"].log_target is False
+    instance = CostModel(regressor=XGBCostRegressor(log_target=False, **FAST_XGB)).fit(ps3)
+    assert instance.regressors_["runtime_ms"].log_target is False
