@@ -35,7 +35,7 @@ def run_demo(
     Writes ``workdir/model/`` (the saved model), ``workdir/evaluation.json`` and
     ``workdir/predictions.csv``.
     """
-    from costmodel.cli import metrics_table
+    from costmodel.console import metrics_table
     from costmodel.dataset import atomic_write
     from costmodel.datasets import load as load_dataset
     from costmodel.model import CostModel, load
