@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from costmodel import registry
+from costmodel import plugins
 from costmodel.base import CostRegressor
 from costmodel.conformal import SplitConformalCalibrator, check_coverage
 from costmodel.exceptions import InvalidInputError
@@ -375,7 +375,7 @@ class AdaptedCostRegressor(BaseEstimator):
         """Rebuild from :meth:`save_payload` output."""
         regressor = cls(**params)
         source = state["source"]
-        source_cls = registry.resolve("regressor", source["kind"])
+        source_cls = plugins.resolve("regressor", source["kind"])
         regressor.source_ = source_cls.load_payload(
             source["params"], source["state"], directory, source["stem"]
         )

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from costmodel import registry
+from costmodel import plugins
 from costmodel.card import fingerprint
 from costmodel.conformal import check_coverage
 from costmodel.dataset import frame_and_card
@@ -62,7 +62,7 @@ class CostModel(BaseEstimator):
 
     Args:
         featurizer: A fitted-or-not featurizer instance, or its kind name (``"kernel_config"``,
-            ``"gemm"``, see ``costmodel.registry.available("featurizer")``). A featurizer named
+            ``"gemm"``, see ``costmodel.plugins.available("featurizer")``). A featurizer named
             by kind that has an ``output`` parameter is made with ``output="text"`` when the
             regressor reads text (``"seq2seq"``; the regressor's ``text_output`` where it names
             another, ``"forms"`` for ``"structured"``) and ``featurizer_params`` sets no
@@ -99,7 +99,7 @@ class CostModel(BaseEstimator):
     # ---- construction ---------------------------------------------------------------------
     def _make_featurizer(self) -> Any:
         if isinstance(self.featurizer, str):
-            cls = registry.resolve("featurizer", self.featurizer)
+            cls = plugins.resolve("featurizer", self.featurizer)
             params = dict(self.featurizer_params or {})
             text_output = self._regressor_text_output()
             if "output" not in params and text_output is not None:
@@ -113,7 +113,7 @@ class CostModel(BaseEstimator):
         """The featurizer output a text-reading regressor asks for (``None``: it reads numbers)."""
         regressor = self.regressor
         if isinstance(regressor, str):
-            regressor = registry.resolve("regressor", regressor)
+            regressor = plugins.resolve("regressor", regressor)
         if not getattr(regressor, "reads_text", False):
             return None
         return str(getattr(regressor, "text_output", "text"))
@@ -129,7 +129,7 @@ class CostModel(BaseEstimator):
 
     def _make_regressor(self) -> Any:
         if isinstance(self.regressor, str):
-            cls = registry.resolve("regressor", self.regressor)
+            cls = plugins.resolve("regressor", self.regressor)
             return cls(**(self.regressor_params or {}))
         return clone(self.regressor)
 
@@ -348,13 +348,13 @@ class CostModel(BaseEstimator):
         directory, meta = read_model_dir(path)
         try:
             spec = meta["featurizer"]
-            featurizer_cls = registry.resolve("featurizer", spec["kind"])
+            featurizer_cls = plugins.resolve("featurizer", spec["kind"])
             featurizer = featurizer_cls.from_state(spec["params"], spec["state"])
             regressors = {}
             order = meta.get("target_order") or list(meta["regressors"])
             for target in order:
                 entry = meta["regressors"][target]
-                regressor_cls = registry.resolve("regressor", entry["kind"])
+                regressor_cls = plugins.resolve("regressor", entry["kind"])
                 stem = check_payload_stem(directory, meta, entry["stem"])
                 regressors[target] = _load_payload(regressor_cls, entry, directory, stem)
         except (KeyError, TypeError, ValueError, OSError) as exc:
@@ -441,12 +441,15 @@ def _load_payload(regressor_cls: Any, entry: dict[str, Any], directory: Path, st
 
 def load(uri: str | os.PathLike[str]) -> CostModel:
     """Load a saved :class:`CostModel` from a model directory or an MLflow registry URI
-    (``models:/NAME/VERSION``, ``models:/NAME@ALIAS``; needs the ``costmodel[mlflow]`` extra).
+    (``models:/NAME/VERSION``, ``models:/NAME@ALIAS``; needs the ``costmodel[mlflow]`` extra),
+    or a URI of any other ``model_source`` plugin (:mod:`costmodel.plugins`).
 
     Raises:
         ModelFormatError: Missing, corrupted or incompatible model directory.
         CostModelError: An unknown registered model, version or alias.
     """
-    from costmodel.uri import resolve_model_uri
-
-    return CostModel.load(resolve_model_uri(uri))
+    if isinstance(uri, str):
+        factory = plugins.find_model_source(uri)  # "models:/" -> costmodel.training.model_uri
+        if factory is not None:
+            return factory(uri).load()
+    return CostModel.load(Path(uri))

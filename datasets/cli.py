@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from costmodel.cli import fail as _fail
+from costmodel.console import fail as _fail
 from costmodel.exceptions import CostModelError, InvalidInputError
 
 __all__ = ["app", "parse_option"]

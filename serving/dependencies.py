@@ -19,8 +19,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from costmodel.exceptions import InvalidInputError
-from costmodel.serving.metrics import Metrics
 from costmodel.serving.predictor import Predictor
+from costmodel.serving.prometheus import Metrics
 
 __all__ = [
     "TOKEN_ENV",

@@ -20,8 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from costmodel.serving.dependencies import Authorized, Store, get_predictor, require_token
-from costmodel.serving.metrics import CONTENT_TYPE
 from costmodel.serving.predictor import Predictor
+from costmodel.serving.prometheus import CONTENT_TYPE
 from costmodel.serving.schemas import (
     ErrorResponse,
     Health,

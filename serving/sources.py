@@ -5,9 +5,11 @@ changes whenever a reload is due. :class:`DirectorySource` fingerprints a model 
 SHA-256 of its ``meta.json`` (which holds the checksum of every payload file, so any change to the
 model changes it; an atomic ``save`` replaces the directory and so the file).
 
-Registry URIs (``models:/name@alias``) join through :func:`register_scheme`: the MLflow integration
-registers a factory whose source fingerprints the alias's current version, so a server reloads
-when the alias moves. Until then such URIs raise a clear :class:`InvalidInputError`.
+Other URIs come from the ``model_source`` plugin group (:mod:`costmodel.plugins`, keyed by URI
+prefix; :func:`register_scheme` adds one): the built-in ``"models:/"`` factory is
+:class:`costmodel.training.model_uri.RegistrySource`, whose fingerprint is the version an alias
+points to, so a server reloads when the alias moves. A URI no plugin serves raises a clear
+:class:`InvalidInputError`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from costmodel import plugins
 from costmodel.exceptions import InvalidInputError
 
 __all__ = ["DirectorySource", "ModelSource", "register_scheme", "resolve_source"]
@@ -72,25 +75,15 @@ class DirectorySource:
         return f"DirectorySource({self.uri!r})"
 
 
-_SCHEMES: dict[str, Callable[[str], ModelSource]] = {}
-
-
-def _registry_source(uri: str) -> ModelSource:
-    from costmodel.uri import RegistrySource
-
-    return RegistrySource(uri)
-
-
 def register_scheme(prefix: str, factory: Callable[[str], ModelSource]) -> None:
     """Serve URIs starting with ``prefix`` (``"models:/"``) through ``factory(uri)``.
 
     This is the hook for registry-backed models: the factory's source should fingerprint the
-    registry version an alias points to, so the server reloads when the alias moves.
+    registry version an alias points to, so the server reloads when the alias moves. The same as
+    ``costmodel.plugins.register("model_source", prefix, factory)``; a package registers one
+    without being imported through the entry point ``"model_source.<scheme>"``.
     """
-    _SCHEMES[prefix] = factory
-
-
-register_scheme("models:/", _registry_source)
+    plugins.register("model_source", prefix, factory)
 
 
 def resolve_source(uri: str | os.PathLike[str] | ModelSource) -> ModelSource:
@@ -102,14 +95,15 @@ def resolve_source(uri: str | os.PathLike[str] | ModelSource) -> ModelSource:
     if isinstance(uri, ModelSource):
         return uri
     text = os.fspath(uri)
-    for prefix, factory in _SCHEMES.items():
-        if text.startswith(prefix):
-            return factory(text)
+    factory = plugins.find_model_source(text)
+    if factory is not None:
+        return factory(text)
     if "://" in text or text.startswith("models:/"):
         scheme = text.split(":", 1)[0]
+        known = plugins.available("model_source")
         raise InvalidInputError(
             f"cannot serve {text!r}: no loader for {scheme!r} URIs is installed "
-            f"(known: directories{', ' if _SCHEMES else ''}{', '.join(sorted(_SCHEMES))})",
+            f"(known: directories{', ' if known else ''}{', '.join(known)})",
             field="model",
         )
     return DirectorySource(text)

@@ -148,7 +148,7 @@ def test_missing_optional_dependency_is_one_line(capsys):
         """A command whose optional dependency is not installed."""
         raise ModuleNotFoundError("No module named 'unobtainium'", name="unobtainium")
 
-    cli._mount_subcommands()
+    cli.mount_subcommands()
     cli.app.command("needs-extra", hidden=True)(needs_something)
     assert main(["needs-extra"]) == 2
     assert "unobtainium" in capsys.readouterr().err

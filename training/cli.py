@@ -101,7 +101,7 @@ def run_experiment(
         )
     model = experiment.make_model(summary["best_params"])
     if experiment.search is None:
-        from costmodel.cli import metrics_table
+        from costmodel.console import metrics_table
         from costmodel.training.evaluation import cross_validate
 
         results = cross_validate(
@@ -234,7 +234,7 @@ def search_command(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Tune regressor hyperparameters with Optuna, track trials in MLflow, save the best model."""
-    import costmodel.cli as _cli
+    from costmodel.console import parse_params
     from costmodel.training.experiment import (
         SearchSettings,
         TrackingSettings,
@@ -255,7 +255,7 @@ def search_command(
                 "targets": list(target or ()),
                 "featurizer": featurizer,
                 "regressor": regressor,
-                "regressor_params": _cli.parse_params(param),
+                "regressor_params": parse_params(param),
                 "split": split,
                 "seed": seed,
                 "rows": rows,
@@ -339,12 +339,12 @@ def report_command(
     """Write predicted-vs-measured, error-by-size, calibration and top-k rank plots."""
     from costmodel.model import load
     from costmodel.training.data import resolve_dataset
+    from costmodel.training.model_uri import resolve_model_uri
     from costmodel.training.report import (
         fitted_predictions,
         heldout_predictions,
         write_report,
     )
-    from costmodel.uri import resolve_model_uri
 
     check_outputs(None, out)
     model = load(resolve_model_uri(model_path, tracking_uri=tracking_uri))

@@ -37,7 +37,7 @@ def run_demo(
     ``workdir/predictions.csv``.
     """
     from costmodel.atomic import atomic_write
-    from costmodel.cli import metrics_table
+    from costmodel.console import metrics_table
     from costmodel.dataset import Dataset
     from costmodel.datasets import load as load_dataset
     from costmodel.model import CostModel, load

@@ -166,11 +166,11 @@ class Experiment:
         Raises:
             UnknownKindError: Unknown featurizer or regressor kind.
         """
-        from costmodel import registry
+        from costmodel import plugins
         from costmodel.model import CostModel
 
-        registry.resolve("featurizer", self.featurizer)
-        cls = registry.resolve("regressor", self.regressor)
+        plugins.resolve("featurizer", self.featurizer)
+        cls = plugins.resolve("regressor", self.regressor)
         regressor_params = {**self.regressor_params, **(params or {})}
         if "random_state" in cls().get_params():
             regressor_params.setdefault("random_state", self.seed)

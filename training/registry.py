@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from costmodel.exceptions import CostModelError, InvalidInputError
-from costmodel.uri import ARTIFACT_KEY
+from costmodel.training.model_uri import ARTIFACT_KEY
 
 __all__ = [
     "RegisteredVersion",
@@ -226,7 +226,7 @@ def adaptation_tags(model: Any) -> dict[str, str]:
     when it was a registered version, its fingerprint, the new device and the rows used."""
     import json
 
-    from costmodel.uri import is_registry_uri, parse_registry_uri
+    from costmodel.training.model_uri import is_registry_uri, parse_registry_uri
 
     lineage = model.metadata_.get("adaptation")
     if not lineage:

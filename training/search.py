@@ -106,9 +106,9 @@ def make_space(
         SearchSpaceError: A parameter the regressor does not have, a range with ``low > high``,
             a log range not above 0, a bound outside the regressor's allowed range, no choices.
     """
-    from costmodel import registry
+    from costmodel import plugins
 
-    cls = registry.resolve("regressor", regressor)
+    cls = plugins.resolve("regressor", regressor)
     names = set(cls().get_params())
     constraints = getattr(cls, "_parameter_constraints", {})
     space = dict(SEARCH_SPACES.get(regressor, {}))

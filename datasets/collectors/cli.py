@@ -8,16 +8,17 @@ print one line and exit with status 2; Ctrl-C saves what was measured and exits 
 from __future__ import annotations
 
 import dataclasses
-import re
-import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from costmodel.cli import fail as _fail
+from costmodel.console import err_console
+from costmodel.console import fail as _fail
+from costmodel.datasets.collectors.cli_support import command_line, slug
+from costmodel.datasets.collectors.cli_support import is_default as _default
+from costmodel.datasets.collectors.cli_support import run_collection as _run
 from costmodel.exceptions import CostModelError, InvalidInputError
 
 __all__ = ["collect_app", "command_line", "int_list"]
@@ -28,8 +29,6 @@ collect_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(emoji=False)  # "log.csv:100:" must not print as an emoji
-err_console = Console(stderr=True, emoji=False)
 
 
 def int_list(text: str, name: str) -> tuple[int, ...]:
@@ -51,62 +50,6 @@ def int_list(text: str, name: str) -> tuple[int, ...]:
     if not values:
         raise InvalidInputError(f"--{name} is empty", field=name)
     return tuple(values)
-
-
-def command_line(ctx: typer.Context) -> str:
-    """The command as the user would retype it: ``costmodel collect NAME`` and the options given."""
-    parts = ["costmodel", "collect", ctx.info_name or ""]
-    for param in ctx.command.params:
-        source = ctx.get_parameter_source(param.name or "")
-        if getattr(source, "name", None) != "COMMANDLINE" or not param.opts:
-            continue
-        value = ctx.params.get(param.name or "")
-        flag = param.opts[0]
-        if getattr(param, "is_flag", False):
-            if value:
-                parts.append(flag)
-            elif param.secondary_opts:
-                parts.append(param.secondary_opts[0])
-        elif isinstance(value, list | tuple):
-            for item in value:
-                parts += [flag, str(item)]
-        elif value is not None:
-            parts += [flag, str(getattr(value, "value", value))]
-    return shlex.join(parts)
-
-
-def _default(ctx: typer.Context, name: str) -> bool:
-    return getattr(ctx.get_parameter_source(name), "name", None) == "DEFAULT"
-
-
-def slug(text: str) -> str:
-    """``"AMD EPYC 7B13"`` -> ``"amd-epyc-7b13"`` (for default file names)."""
-    return re.sub(r"[^0-9a-z]+", "-", text.lower().replace("(r)", "").replace("(tm)", "")).strip(
-        "-"
-    )
-
-
-def _run(out: Path, command: Callable[[], Any], *, what: str = "rows") -> None:
-    """Run a collection, turning errors into one line and Ctrl-C into a resumable stop."""
-    try:
-        data = command()
-    except CostModelError as exc:
-        raise _fail(exc) from exc
-    except KeyboardInterrupt:
-        err_console.print(
-            f"interrupted: finished measurements are saved in {out}; rerun the same command to "
-            "resume",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(130) from None
-    session = (data.card.extra.get("sessions") or [{}])[-1]
-    console.print(
-        f"{out}: {len(data.frame)} {what} ({session.get('rows_added', 0)} new, "
-        f"{session.get('status', 'finished')})",
-        highlight=False,
-        soft_wrap=True,
-    )
 
 
 LimitOption = Annotated[

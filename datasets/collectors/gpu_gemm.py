@@ -26,8 +26,8 @@ Per task:
 torch and pynvml (package ``nvidia-ml-py``) are imported only when a collection runs. Without a
 CUDA GPU :func:`cuda_unavailable_reason` says why and the command skips.
 
-Run as ``python -m costmodel.datasets.collectors.gpu_gemm [OPTIONS]`` (the ``costmodel collect
-gpu`` command) where the package is not installed.
+Run as ``python -m costmodel.datasets.collectors gpu [OPTIONS]`` (the ``costmodel collect gpu``
+command) where the ``costmodel`` script is not on the path.
 """
 
 from __future__ import annotations
@@ -654,11 +654,3 @@ def collect_gpu_gemm(
         )
     finally:
         measurer.close()
-
-
-if __name__ == "__main__":  # pragma: no cover - used on machines without the package installed
-    import sys
-
-    from costmodel.datasets.collectors.cli import collect_app
-
-    collect_app(["gpu", *sys.argv[1:]], prog_name="costmodel collect")

@@ -680,7 +680,10 @@ def mlir_command(
 ) -> None:
     """IREE llvm-cpu: compile generated linalg modules (default and pinned tiles) and time them."""
 
-    from costmodel.datasets.collectors.cli import _default, _fail, _run, command_line, slug
+    from costmodel.console import fail as _fail
+    from costmodel.datasets.collectors.cli_support import command_line, slug
+    from costmodel.datasets.collectors.cli_support import is_default as _default
+    from costmodel.datasets.collectors.cli_support import run_collection as _run
 
     try:
         iree_tools()

@@ -2,7 +2,7 @@
 
 Each format lives in its own module with a :class:`~costmodel.datasets.loaders.base.Loader`
 subclass and a ``load(path, **options)`` function. Loaders are registered by name in
-:mod:`costmodel.registry` (group ``"loader"``) and imported on first use:
+:mod:`costmodel.plugins` (group ``"loader"``) and imported on first use:
 
 =================  ===========================================================================
 name               format
@@ -22,31 +22,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from costmodel import registry
+from costmodel import plugins
 from costmodel.dataset import Dataset
 from costmodel.datasets.loaders.base import UNKNOWN_DEVICE, Loader
 
-__all__ = ["LOADERS", "UNKNOWN_DEVICE", "Loader", "available_loaders", "get_loader", "load_file"]
-
-#: Built-in loader names -> ``"module:Class"``.
-LOADERS: dict[str, str] = {
-    "kerneltuner": "costmodel.datasets.loaders.kerneltuner:KernelTunerLoader",
-    "cutlass": "costmodel.datasets.loaders.cutlass:CutlassProfilerLoader",
-    "perf": "costmodel.datasets.loaders.perf:PerfStatLoader",
-    "gbench": "costmodel.datasets.loaders.gbench:GoogleBenchmarkLoader",
-    "torch": "costmodel.datasets.loaders.torch_trace:TorchTraceLoader",
-    "table": "costmodel.datasets.loaders.table:TableLoader",
-    "pmevo": "costmodel.datasets.loaders.pmevo:PmevoLoader",
-}
-
-for _name, _target in LOADERS.items():
-    if _name not in registry.available("loader"):
-        registry.register("loader", _name, _target)
+__all__ = ["UNKNOWN_DEVICE", "Loader", "available_loaders", "get_loader", "load_file"]
 
 
 def available_loaders() -> list[str]:
     """Sorted names of the registered loaders (plugins included)."""
-    return registry.available("loader")
+    return plugins.available("loader")
 
 
 def get_loader(name: str) -> type[Loader]:
@@ -55,7 +40,7 @@ def get_loader(name: str) -> type[Loader]:
     Raises:
         UnknownKindError: No such loader (the message lists the registered ones).
     """
-    return registry.resolve("loader", name)
+    return plugins.resolve("loader", name)
 
 
 def load_file(fmt: str, path: str | os.PathLike[str], **options: Any) -> Dataset:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from costmodel.cli import fail as _fail
+from costmodel.console import fail as _fail
 from costmodel.exceptions import CostModelError
 
 __all__ = ["predict_logs_command", "register"]

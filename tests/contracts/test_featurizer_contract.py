@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from costmodel import registry
+from costmodel import plugins
 from costmodel.datasets import load as load_dataset
 from costmodel.testing import check_featurizer_contract
 
@@ -22,7 +22,7 @@ CASES: dict[str, tuple[str, list[dict[str, Any]]]] = {
 
 
 def test_every_registered_kind_is_covered():
-    assert set(registry.available("featurizer")) <= set(CASES)
+    assert set(plugins.available("featurizer")) <= set(CASES)
 
 
 def _inputs(name: str) -> pd.DataFrame:
@@ -37,5 +37,5 @@ def _inputs(name: str) -> pd.DataFrame:
     ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()) or "-",
 )
 def test_featurizer_contract(kind, params):
-    cls = registry.resolve("featurizer", kind)
+    cls = plugins.resolve("featurizer", kind)
     check_featurizer_contract(lambda: cls(**params), _inputs(CASES[kind][0]))

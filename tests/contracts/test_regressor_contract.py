@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from costmodel import registry
+from costmodel import plugins
 from costmodel.datasets import load as load_dataset
 from costmodel.featurizers.kernel_config import KernelConfigFeaturizer
 from costmodel.featurizers.text import TextFeaturizer
@@ -22,18 +22,18 @@ NOT_STANDALONE = {
     "adapted": "made by CostModel.adapt from a fitted source (tests/core/test_adapt.py)",
 }
 MATRIX_KINDS = sorted(
-    k for k in registry.available("regressor") if k not in TEXT_KINDS and k not in NOT_STANDALONE
+    k for k in plugins.available("regressor") if k not in TEXT_KINDS and k not in NOT_STANDALONE
 )
 
 
 def _regressor(kind: str, **overrides: Any) -> Any:
     if kind in TEXT_KINDS:
         pytest.importorskip("torch")
-    return registry.resolve("regressor", kind)(**{**FAST_PARAMS[kind], **overrides})
+    return plugins.resolve("regressor", kind)(**{**FAST_PARAMS[kind], **overrides})
 
 
 def test_every_registered_kind_is_covered():
-    assert set(registry.available("regressor")) <= set(FAST_PARAMS) | set(NOT_STANDALONE)
+    assert set(plugins.available("regressor")) <= set(FAST_PARAMS) | set(NOT_STANDALONE)
 
 
 @parametrize_with_checks(

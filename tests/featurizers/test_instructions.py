@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from costmodel import CostModel, registry
+from costmodel import CostModel, plugins
 from costmodel.datasets import load
 from costmodel.exceptions import InvalidInputError
 from costmodel.featurizers.instructions import InstructionsFeaturizer, parse_form
@@ -90,7 +90,7 @@ def test_unparseable_forms_are_named(text: str, names: str) -> None:
 
 
 def test_registered_and_bad_rows_named() -> None:
-    assert registry.resolve("featurizer", "instructions") is InstructionsFeaturizer
+    assert plugins.resolve("featurizer", "instructions") is InstructionsFeaturizer
     frame = pd.DataFrame({"instructions": ["INC_((REG:RW:G:64))", "INC_((REG:RW:G:64))"]})
     featurizer = InstructionsFeaturizer().fit(frame)
     with pytest.raises(InvalidInputError, match="not_an_operand") as info:
@@ -201,7 +201,7 @@ def test_reference_predictions_are_never_inputs(skl: pd.DataFrame) -> None:
     assert "iaca" not in names and "mca" not in names and "ithemal" not in names
     # the other featurizers' default column choice skips them too
     for kind in ("text", "kernel_config"):
-        other = registry.resolve("featurizer", kind)().fit(head.drop(columns=["ipc"]))
+        other = plugins.resolve("featurizer", kind)().fit(head.drop(columns=["ipc"]))
         assert not {"iaca_cycles", "llvm_mca_cycles", "ithemal_cycles"} & set(
             other.required_columns()
         )

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("tokenizers")
 pytest.importorskip("safetensors")
 
-from costmodel import registry  # noqa: E402
+from costmodel import plugins  # noqa: E402
 from costmodel.exceptions import InvalidInputError, ModelFormatError  # noqa: E402
 from costmodel.model import CostModel  # noqa: E402
 from costmodel.seq2seq import TextToTextRegressor  # noqa: E402
@@ -122,10 +122,10 @@ def test_cost_model_with_text_featurizer_fits_predicts_and_reloads(monkeypatch, 
     from costmodel.datasets import load as load_dataset
 
     monkeypatch.setitem(
-        registry._BUILTIN["regressor"], "seq2seq", "costmodel.seq2seq:TextToTextRegressor"
+        plugins._REGISTRY["regressor"], "seq2seq", "costmodel.seq2seq:TextToTextRegressor"
     )
     monkeypatch.setitem(
-        registry._BUILTIN["featurizer"], "text", "costmodel.featurizers.text:TextFeaturizer"
+        plugins._REGISTRY["featurizer"], "text", "costmodel.featurizers.text:TextFeaturizer"
     )
     data = load_dataset("zeus-power")
     frame = data.frame.sample(n=200, random_state=1).drop(columns="epoch_time_s")

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from costmodel.serving import Predictor, ServerSettings, create_app
 from costmodel.serving.dependencies import get_predictor, load_token
-from costmodel.serving.metrics import Metrics
+from costmodel.serving.prometheus import Metrics
 from costmodel.serving.schemas import MAX_FIELDS, MAX_NAME_CHARS, MAX_RECORDS
 
 

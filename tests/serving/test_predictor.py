@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from costmodel import plugins
 from costmodel.exceptions import InvalidInputError, UnknownTargetError
 from costmodel.serving import Predictor, register_scheme
 from costmodel.serving.sources import DirectorySource, resolve_source
@@ -124,7 +125,7 @@ def test_a_failed_reload_names_the_state_it_read_even_if_the_source_moves_on(mod
 def test_sources_and_registry_hook(tmp_path: Path, model_dir, records, monkeypatch):
     assert isinstance(resolve_source(model_dir), DirectorySource)
     assert DirectorySource(tmp_path / "nothing").fingerprint() == "missing"
-    from costmodel.uri import RegistrySource
+    from costmodel.training.model_uri import RegistrySource
 
     assert isinstance(resolve_source("models:/gemm@production"), RegistrySource)
     with pytest.raises(InvalidInputError, match="s3"):
@@ -137,7 +138,7 @@ def test_sources_and_registry_hook(tmp_path: Path, model_dir, records, monkeypat
             super().__init__(model_dir)
             self.uri = uri
 
-    monkeypatch.setattr("costmodel.serving.sources._SCHEMES", {})
+    monkeypatch.setitem(plugins._REGISTRY, "model_source", {})
     register_scheme("test-registry:/", AliasSource)
     predictor = Predictor("test-registry:/gemm@live")
     assert predictor.name == "gemm"

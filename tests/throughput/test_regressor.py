@@ -11,7 +11,7 @@ from scipy.stats import kendalltau
 pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
-from costmodel import registry
+from costmodel import plugins
 from costmodel.datasets import load as load_dataset
 from costmodel.exceptions import InvalidInputError
 from costmodel.model import CostModel
@@ -124,7 +124,7 @@ def test_fine_tuning_starts_from_the_fitted_usage(skl):
 
 
 def test_cost_model_saves_and_loads_identical_predictions(skl, tmp_path):
-    assert registry.resolve("regressor", "structured") is ThroughputRegressor
+    assert plugins.resolve("regressor", "structured") is ThroughputRegressor
     model = CostModel(
         featurizer="instructions",
         regressor="structured",

@@ -21,10 +21,10 @@ pytest.importorskip("optuna")
 
 import costmodel
 from costmodel.training.experiment import make_experiment
+from costmodel.training.model_uri import resolve_model_uri
 from costmodel.training.registry import input_example, register_model
 from costmodel.training.search import run_search
 from costmodel.training.tracking import Tracker
-from costmodel.uri import resolve_model_uri
 
 TARGETS = ["runtime_ms", "power_w"]
 

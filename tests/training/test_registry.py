@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from costmodel.exceptions import CostModelError, ModelFormatError
-from costmodel.uri import parse_registry_uri, resolve_model_uri
+from costmodel.training.model_uri import parse_registry_uri, resolve_model_uri
 
 
 def test_parse_registry_uris():

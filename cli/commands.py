@@ -1,20 +1,22 @@
 """The ``costmodel`` command line: train, evaluate, predict, predict-logs, info, demo, serve, ...
 
+The top layer: it mounts the command modules of datasets, training and serving, none of which
+imports it back (they print through :mod:`costmodel.console`).
+
 Errors print one clear line and exit with status 2; nothing prints a traceback for bad input.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from costmodel.console import console, err_console, fail, metrics_table, parse_params
+from costmodel.console import progress as _progress
 from costmodel.exceptions import CostModelError
 
 app = typer.Typer(
@@ -24,85 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(emoji=False)  # "log.csv:100:" must not print as an emoji
-err_console = Console(stderr=True, emoji=False)
-
-
-def fail(exc: CostModelError) -> typer.Exit:
-    """Print ``exc`` as one line on stderr; return the exit (status 2) for a command to raise."""
-    err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
-
-
-_METRIC_COLUMNS = [
-    ("r2", "R²", "{:.3f}"),
-    ("mape", "MAPE%", "{:.2f}"),
-    ("spearman", "ρ", "{:.3f}"),
-    ("top1_regret", "regret", "{:.3f}"),
-    ("coverage", "cover", "{:.3f}"),
-    ("mean_relative_width", "width", "{:.2f}"),
-]
-
-
-def _fmt(value: Any, pattern: str) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "-"
-    return "-" if number != number else pattern.format(number)
-
-
-def metrics_table(title: str, rows: list[tuple[str, dict[str, Any], float]]) -> Table:
-    """A rich table of held-out metrics, one row per ``(label, metrics, repeat noise)``.
-
-    A label ``"target / split"`` puts the target in the first column under a heading row per
-    split. ``ρ`` is Spearman's rank correlation, ``regret`` the top-1 regret, ``cover`` the
-    interval coverage, ``width`` the mean interval width relative to the prediction, ``noise%``
-    the median repeat spread of the measurements (the floor no model beats). Fits 80 columns.
-    """
-    table = Table(title=title)
-    table.add_column("target", no_wrap=True, overflow="ellipsis", max_width=24)
-    for _, header, _ in _METRIC_COLUMNS:
-        table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("noise%", justify="right", no_wrap=True)
-    current_split = None
-    for label, metrics, noise in rows:
-        target, _, split = label.partition(" / ")
-        if split and split != current_split:
-            table.add_row(f"[bold]{escape(split)}[/bold]", end_section=False)
-            current_split = split
-        cells = [_fmt(metrics.get(key), pattern) for key, _, pattern in _METRIC_COLUMNS]
-        table.add_row(
-            f"  {escape(target)}" if split else escape(target), *cells, _fmt(noise * 100, "{:.2f}")
-        )
-    return table
-
-
-def parse_params(pairs: list[str] | None) -> dict[str, Any]:
-    """``["n_estimators=100", "name=x"]`` -> a dict; values parsed as JSON where they can be."""
-    params: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
-        try:
-            params[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key] = raw
-    return params
-
-
-def _progress() -> Any:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
 
 
 @app.command()
@@ -293,7 +216,7 @@ def adapt(
     from costmodel.exceptions import InvalidInputError
     from costmodel.model import load
     from costmodel.training.data import resolve_dataset
-    from costmodel.uri import RegistrySource, is_registry_uri
+    from costmodel.training.model_uri import RegistrySource, is_registry_uri
 
     def read(path: Path, targets: list[str], *, allow_empty: bool = False) -> Any:
         if not path.exists():
@@ -402,11 +325,12 @@ def demo(
     run_demo(workdir, seed=seed, console=console, progress=_progress)
 
 
-def _mount_subcommands() -> None:
+def mount_subcommands() -> None:
+    """Add the lower layers' commands to ``app`` (once; :func:`main` calls it first)."""
     from costmodel.datasets.cli import app as datasets_app
     from costmodel.datasets.collectors.cli import collect_app
     from costmodel.serving.cli import serve
-    from costmodel.serving.offline_cli import register as register_predict_logs
+    from costmodel.serving.offline.cli import register as register_predict_logs
     from costmodel.training.cli import (
         register_command,
         report_command,
@@ -414,9 +338,9 @@ def _mount_subcommands() -> None:
         search_command,
     )
 
-    if getattr(_mount_subcommands, "done", False):
+    if getattr(mount_subcommands, "done", False):
         return
-    _mount_subcommands.done = True  # type: ignore[attr-defined]
+    mount_subcommands.done = True  # type: ignore[attr-defined]
     app.command("serve")(serve)
     app.command("run")(run_command)
     app.command("search")(search_command)
@@ -430,7 +354,7 @@ def _mount_subcommands() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning costmodel errors into one line and exit status 2."""
-    _mount_subcommands()
+    mount_subcommands()
     try:
         code = app(args=argv, standalone_mode=False)
     except CostModelError as exc:
@@ -456,7 +380,3 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         raise
     return int(code or 0) if isinstance(code, int) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

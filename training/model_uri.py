@@ -6,7 +6,10 @@ directory is downloaded once per registry, name and version into a cache (``COST
 default ``~/.cache/costmodel``); versions never change, so the cache never goes stale. An alias
 is resolved to its version on every call, so it follows the alias when it moves.
 
-MLflow is imported only for ``models:/`` URIs (extra ``costmodel[mlflow]``).
+MLflow is imported only for ``models:/`` URIs (extra ``costmodel[mlflow]``). The core reaches
+this module through the ``model_source`` plugin group (:mod:`costmodel.plugins`, prefix
+``"models:/"``), so ``costmodel.load("models:/...")`` and ``Predictor("models:/...")`` work without
+the core importing MLflow code.
 """
 
 from __future__ import annotations
@@ -166,8 +169,9 @@ def _download(client: Any, version: Any, registry: str, target: Path, text: str)
 class RegistrySource:
     """A serving source for ``models:/`` URIs whose fingerprint is the version it resolves to.
 
-    Register it with ``costmodel.serving.sources.register_scheme("models:/", RegistrySource)``:
-    a server polling an alias then reloads when the alias moves to another version.
+    It is the built-in ``model_source`` plugin for the ``"models:/"`` prefix
+    (:mod:`costmodel.plugins`): a server polling an alias reloads when the alias moves to another
+    version.
     """
 
     def __init__(self, uri: str, *, tracking_uri: str | None = None) -> None:
