@@ -1,6 +1,6 @@
 """``mlir``: IREE-compiled linalg modules timed on this CPU, with pinned tile configurations.
 
-A task (:func:`~.mlir_templates.draw_tasks`) is an op (``matmul``, ``batch_matmul``, ``conv2d`` or
+A task (:func:`~.mlir_tasks.draw_tasks`) is an op (``matmul``, ``batch_matmul``, ``conv2d`` or
 an ``elementwise`` chain over static shapes and a dtype) with either the compiler's own
 configuration (``config_source="default"``) or tile sizes from a grid pinned with
 ``#iree_codegen.compilation_info`` (``config_source="pinned"``). Measuring it:
@@ -214,7 +214,7 @@ class MlirConfig:
     Attributes:
         kinds: Op kinds (``matmul``, ``batch_matmul``, ``conv2d``, ``elementwise``).
         dtypes: Input element types (``f32``, ``f16``, ``bf16``, ``i8``).
-        pool: Tasks to draw (:func:`~.mlir_templates.draw_tasks`) when ``limit`` is not set.
+        pool: Tasks to draw (:func:`~.mlir_tasks.draw_tasks`) when ``limit`` is not set.
         pinned_per_shape: Pinned tile configurations per shape, besides the default.
         max_mflop: Largest op, in MFLOP.
         repeats: ``--benchmark_repetitions``.
@@ -240,7 +240,7 @@ class MlirConfig:
 
 
 def make_tasks(config: MlirConfig) -> list[dict[str, Any]]:
-    """The tasks of ``config``: :func:`~.mlir_templates.draw_tasks`, cut at ``limit``.
+    """The tasks of ``config``: :func:`~.mlir_tasks.draw_tasks`, cut at ``limit``.
 
     Raises:
         InvalidInputError: A bad configuration.
