@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import collections
 import math
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,34 +43,48 @@ import numpy as np
 
 from costmodel.dataset import Dataset
 from costmodel.datasets.collectors.base import collect
-from costmodel.exceptions import CostModelError, InvalidInputError
+from costmodel.datasets.collectors.gpu_gemm_tasks import (
+    GPU_BATCHES,
+    GPU_DTYPES,
+    GPU_SIZES,
+    QUICK_GPU_SIZES,
+    GpuGemmConfig,
+    gpu_task_key,
+    make_gpu_tasks,
+)
+from costmodel.datasets.collectors.gpu_power import (
+    NvmlError,
+    PowerSampler,
+    energy_counter_j,
+    energy_counter_period_ms,
+    import_nvml,
+    nvml_handle,
+    window_power,
+)
+from costmodel.exceptions import InvalidInputError
 
 __all__ = [
+    "GPU_BATCHES",
     "GPU_DTYPES",
+    "GPU_SIZES",
+    "QUICK_GPU_SIZES",
     "GpuGemmConfig",
+    "NvmlError",
     "PowerSampler",
     "collect_gpu_gemm",
     "cuda_unavailable_reason",
+    "energy_counter_j",
+    "energy_counter_period_ms",
     "gpu_name",
     "gpu_task_key",
     "make_gpu_tasks",
+    "nvml_handle",
+    "window_power",
 ]
 
-GPU_DTYPES = ("float32", "tf32", "float16", "bfloat16")
-GPU_SIZES = (
-    64, 96, 128, 192, 256, 384, 512, 640, 768, 1000, 1024, 1536, 2048, 3000, 3072, 4096, 6144, 8192
-)  # fmt: skip
-QUICK_GPU_SIZES = (128, 512, 1000, 2048)
-GPU_BATCHES = (1, 4, 16)
-#: float32 without tensor cores is several times slower: smaller GEMMs only.
-_GFLOP_SCALE = {"float32": 0.2}
 _INPUTS = ("dtype", "m", "n", "k", "batch")
 #: ``energy_method`` of power read between two updates of NVML's energy counter.
 EDGE_METHOD = "energy-counter-edges"
-
-
-class NvmlError(CostModelError, RuntimeError):
-    """NVML could not be used (pynvml missing, no driver, no such device)."""
 
 
 def cuda_unavailable_reason() -> str | None:
@@ -96,223 +108,6 @@ def gpu_name(device_index: int = 0) -> str:
     return str(torch.cuda.get_device_name(device_index))
 
 
-@dataclass(frozen=True)
-class GpuGemmConfig:
-    """What to measure and how.
-
-    Attributes:
-        dtypes: Any of :data:`GPU_DTYPES`.
-        sizes: Values for m, n and k (all combinations).
-        batches: Batch sizes.
-        max_gflop: Largest GEMM in GFLOP (``2 * batch * m * n * k / 1e9``); float32 without TF32
-            gets a fifth.
-        repeats: Timed repeats.
-        warmup: Untimed calls first.
-        min_repeat_ms: Minimum GPU time of one timed repeat.
-        energy_window_ms: Length of the energy / power window.
-        sample_interval_ms: NVML power sampling period.
-        device_index: CUDA device index.
-        seed: Seed for the task order and the operands.
-        limit: Use only the first ``limit`` tasks of the shuffled list.
-    """
-
-    dtypes: tuple[str, ...] = GPU_DTYPES
-    sizes: tuple[int, ...] = GPU_SIZES
-    batches: tuple[int, ...] = GPU_BATCHES
-    max_gflop: float = 1200.0
-    repeats: int = 10
-    warmup: int = 3
-    min_repeat_ms: float = 1.0
-    energy_window_ms: float = 150.0
-    sample_interval_ms: float = 5.0
-    device_index: int = 0
-    seed: int = 0
-    limit: int | None = None
-
-
-def _check(config: GpuGemmConfig) -> None:
-    bad = [d for d in config.dtypes if d not in GPU_DTYPES]
-    if bad:
-        raise InvalidInputError(
-            f"unknown dtype {bad[0]!r}; choose from {list(GPU_DTYPES)}", field="dtype"
-        )
-    for name in ("sizes", "batches"):
-        values = getattr(config, name)
-        if not values or any(int(v) < 1 for v in values):
-            raise InvalidInputError(f"{name} must be positive integers, got {values}", field=name)
-    if config.repeats < 1 or config.warmup < 1:
-        raise InvalidInputError("repeats and warmup must be >= 1", field="repeats")
-    if config.energy_window_ms <= 0 or config.sample_interval_ms <= 0:
-        raise InvalidInputError("energy window and sample interval must be > 0", field="window")
-    if config.limit is not None and config.limit < 0:
-        raise InvalidInputError(f"limit must be >= 0, got {config.limit}", field="limit")
-
-
-def make_gpu_tasks(config: GpuGemmConfig) -> list[dict[str, Any]]:
-    """All GEMMs of the grid within ``max_gflop``, shuffled by ``seed``, cut at ``limit``.
-
-    Raises:
-        InvalidInputError: An unknown dtype or a non-positive size.
-    """
-    _check(config)
-    tasks = [
-        {"dtype": dtype, "m": int(m), "n": int(n), "k": int(k), "batch": int(batch)}
-        for dtype in config.dtypes
-        for m in config.sizes
-        for n in config.sizes
-        for k in config.sizes
-        for batch in config.batches
-        if 2.0 * batch * m * n * k <= config.max_gflop * _GFLOP_SCALE.get(dtype, 1.0) * 1e9
-    ]
-    order = np.random.default_rng(config.seed).permutation(len(tasks))
-    tasks = [tasks[i] for i in order]
-    return tasks if config.limit is None else tasks[: config.limit]
-
-
-def gpu_task_key(task: dict[str, Any]) -> str:
-    """Stable identity of a task: ``float16|1024x512x256|b4``."""
-    return f"{task['dtype']}|{task['m']}x{task['n']}x{task['k']}|b{task['batch']}"
-
-
-def _nvml() -> Any:
-    try:
-        import pynvml
-    except ImportError as exc:
-        raise NvmlError(
-            "pynvml is not installed (pip install 'costmodel[gpu]' for nvidia-ml-py)"
-        ) from exc
-    return pynvml
-
-
-def nvml_handle(nvml: Any, device_index: int) -> Any:
-    """The NVML handle of CUDA device ``device_index`` (matched by UUID when torch knows it)."""
-    try:
-        import torch
-
-        uuid = str(torch.cuda.get_device_properties(device_index).uuid)
-        return nvml.nvmlDeviceGetHandleByUUID(uuid if uuid.startswith("GPU-") else f"GPU-{uuid}")
-    except Exception:
-        return nvml.nvmlDeviceGetHandleByIndex(device_index)
-
-
-class PowerSampler:
-    """Samples NVML power (W) and SM clock (MHz) in a background thread.
-
-    Call order: :meth:`start`, any number of :meth:`window` queries, :meth:`stop`. ``window``
-    may be called from another thread than the sampler's.
-
-    Args:
-        nvml: The ``pynvml`` module (or a stand-in with the same functions).
-        handle: NVML device handle.
-        interval_s: Sampling period.
-    """
-
-    def __init__(self, nvml: Any, handle: Any, *, interval_s: float = 0.005) -> None:
-        self.nvml = nvml
-        self.handle = handle
-        self.interval_s = interval_s
-        self._samples: collections.deque[tuple[float, float, float]] = collections.deque(
-            maxlen=200_000
-        )
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.errors = 0
-
-    def _read(self) -> tuple[float, float, float]:
-        power = self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1e3
-        try:
-            clock = float(self.nvml.nvmlDeviceGetClockInfo(self.handle, self.nvml.NVML_CLOCK_SM))
-        except self.nvml.NVMLError:
-            clock = float("nan")
-        return time.perf_counter(), power, clock
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sample = self._read()
-            except self.nvml.NVMLError:
-                self.errors += 1
-            else:
-                with self._lock:
-                    self._samples.append(sample)
-            self._stop.wait(self.interval_s)
-
-    def start(self) -> None:
-        """Start sampling (one sample is taken at once, so a bad handle fails here)."""
-        self._samples.append(self._read())
-        self._thread = threading.Thread(target=self._loop, name="nvml-power", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-
-    def window(self, start: float, end: float) -> tuple[float, float, int]:
-        """Mean power (W), mean SM clock (MHz) and sample count between two
-        :func:`time.perf_counter` readings; NaN means when no sample fell inside."""
-        with self._lock:
-            inside = [s for s in self._samples if start <= s[0] <= end]
-            while self._samples and self._samples[0][0] < start - 60.0:
-                self._samples.popleft()
-        if not inside:
-            return float("nan"), float("nan"), 0
-        power = float(np.mean([s[1] for s in inside]))
-        clocks = [s[2] for s in inside if not math.isnan(s[2])]
-        return power, float(np.mean(clocks)) if clocks else float("nan"), len(inside)
-
-
-def energy_counter_j(nvml: Any, handle: Any) -> float | None:
-    """NVML's total energy counter in joules, or ``None`` where the GPU does not support it."""
-    try:
-        return nvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1e3
-    except nvml.NVMLError:
-        return None
-
-
-def energy_counter_period_ms(nvml: Any, handle: Any, *, seconds: float = 0.5) -> float | None:
-    """Median time between changes of NVML's energy counter, polled for ``seconds``.
-
-    ``None`` without a counter or when it did not change twice.
-    """
-    previous = energy_counter_j(nvml, handle)
-    if previous is None:
-        return None
-    changes = []
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        value = energy_counter_j(nvml, handle)
-        if value is not None and value != previous:
-            changes.append(time.perf_counter())
-            previous = value
-        time.sleep(0.0005)
-    if len(changes) < 3:
-        return None
-    return float(np.median(np.diff(changes)) * 1e3)
-
-
-def window_power(
-    energy_start_j: float | None,
-    energy_end_j: float | None,
-    seconds: float,
-    calls: int,
-    sampled_power_w: float,
-    runtime_ms: float,
-) -> tuple[float, float, str]:
-    """``(power_w, energy_j per call, method)`` of an energy window.
-
-    With both counter readings: ``power_w = dE / seconds`` and ``energy_j = dE / calls``
-    (method ``energy-counter``). Otherwise the sampled mean power and ``power_w * runtime``
-    (method ``power-samples``).
-    """
-    if energy_start_j is not None and energy_end_j is not None and energy_end_j > energy_start_j:
-        delta = energy_end_j - energy_start_j
-        return delta / seconds, delta / calls, "energy-counter"
-    return sampled_power_w, sampled_power_w * runtime_ms / 1e3, "power-samples"
-
-
 class _GpuMeasurer:
     """Owns torch, the NVML handle and the sampler for one collection."""
 
@@ -323,7 +118,7 @@ class _GpuMeasurer:
         self.config = config
         self.device = torch.device("cuda", config.device_index)
         self.name = gpu_name(config.device_index)
-        self.nvml = _nvml()
+        self.nvml = import_nvml()
         try:
             self.nvml.nvmlInit()
             self.handle = nvml_handle(self.nvml, config.device_index)

@@ -49,6 +49,7 @@ __all__ = [
     "UNKNOWN_DEVICE",
     "ColumnAccumulator",
     "Loader",
+    "coerce_runtime_columns",
     "finish_dataset",
     "open_text",
     "parquet_normal_form",
@@ -264,6 +265,23 @@ def _order_columns(frame: pd.DataFrame, inputs: Sequence[str], targets: Sequence
     order += [N_REPEATS, VALID, FAILURE_REASON]
     present = [c for c in order if c in frame.columns]
     return present + [c for c in frame.columns if c not in present]
+
+
+def coerce_runtime_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a runtime loader's frame its schema types, in place: a NaN ``runtime_ms`` column where
+    none was read, ``n_repeats`` as nullable ``Int64``, ``valid`` as bool and ``failure_reason`` as
+    object.
+
+    Returns:
+        ``frame``.
+    """
+    if "runtime_ms" not in frame.columns:
+        frame["runtime_ms"] = np.nan
+    if N_REPEATS in frame.columns:
+        frame[N_REPEATS] = pd.array(frame[N_REPEATS], dtype="Int64")
+    frame[VALID] = frame[VALID].astype(bool)
+    frame[FAILURE_REASON] = frame[FAILURE_REASON].astype(object)
+    return frame
 
 
 def finish_dataset(

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from costmodel.dataset import Dataset
 from costmodel.datasets.loaders._jsonstream import JsonStream, TruncatedError
@@ -34,6 +33,7 @@ from costmodel.datasets.loaders.base import (
     UNKNOWN_DEVICE,
     ColumnAccumulator,
     Loader,
+    coerce_runtime_columns,
     finish_dataset,
     open_text,
     sample_std,
@@ -249,12 +249,7 @@ class GoogleBenchmarkLoader(Loader):
         for column in ("runtime_ms", "runtime_ms_std"):
             if column in frame.columns:
                 frame[column] = frame[column].astype(float)
-        if "runtime_ms" not in frame.columns:
-            frame["runtime_ms"] = np.nan
-        if N_REPEATS in frame.columns:
-            frame[N_REPEATS] = pd.array(frame[N_REPEATS], dtype="Int64")
-        frame[VALID] = frame[VALID].astype(bool)
-        frame[FAILURE_REASON] = frame[FAILURE_REASON].astype(object)
+        coerce_runtime_columns(frame)
         frame[DEVICE] = options["device"] or UNKNOWN_DEVICE
         context = header.get("context") or {}
         notes = [

@@ -46,6 +46,7 @@ from costmodel.datasets.loaders._jsonstream import JsonStream, TruncatedError
 from costmodel.datasets.loaders.base import (
     ColumnAccumulator,
     Loader,
+    coerce_runtime_columns,
     finish_dataset,
     open_text,
     sample_std,
@@ -368,12 +369,7 @@ class KernelTunerLoader(Loader):
         for column in ("runtime_ms", "runtime_ms_std"):
             if column in frame.columns:
                 frame[column] *= scale
-        if "runtime_ms" not in frame.columns:
-            frame["runtime_ms"] = np.nan
-        if N_REPEATS in frame.columns:
-            frame[N_REPEATS] = pd.array(frame[N_REPEATS], dtype="Int64")
-        frame[VALID] = frame[VALID].astype(bool)
-        frame[FAILURE_REASON] = frame[FAILURE_REASON].astype(object)
+        coerce_runtime_columns(frame)
         frame[DEVICE] = _resolve_device(header, options, path)
         targets = ["runtime_ms"] + [
             t

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from costmodel.dataset import read_parquet
-from costmodel.datasets.collectors import mlir
+from costmodel.datasets.collectors import mlir, mlir_iree
 from costmodel.datasets.collectors.cli import collect_app
 from costmodel.datasets.collectors.mlir import (
     CompilerWorker,
@@ -291,11 +291,11 @@ def test_worker_crash_and_timeout_are_failed_compiles(
 ) -> None:
     source = tmp_path / "m.mlir"
     source.write_text(render_module(MATMUL))
-    monkeypatch.setattr(mlir, "_WORKER_CODE", "import sys; sys.stdin.readline(); sys.exit(3)")
+    monkeypatch.setattr(mlir_iree, "_WORKER_CODE", "import sys; sys.stdin.readline(); sys.exit(3)")
     with CompilerWorker(timeout_s=30) as crashing:
         ok, _, message = crashing.compile(source, tmp_path / "m.vmfb")
     assert not ok and "crashed (exit status 3)" in first_error(message)
-    monkeypatch.setattr(mlir, "_WORKER_CODE", "import time; time.sleep(60)")
+    monkeypatch.setattr(mlir_iree, "_WORKER_CODE", "import time; time.sleep(60)")
     with CompilerWorker(timeout_s=0.5) as stuck:
         ok, seconds, message = stuck.compile(source, tmp_path / "m.vmfb")
     assert not ok and "timed out" in first_error(message) and seconds < 30
