@@ -39,11 +39,7 @@ LAYERS = {
 #: here that no longer happens.
 KNOWN_UPWARD: set[str] = set()
 #: Import cycles still to be broken (issue 15); fails on any other, and on one that is gone.
-KNOWN_CYCLES = {
-    frozenset(cycle)
-    for cycle in (
-    )
-}
+KNOWN_CYCLES = {frozenset(cycle) for cycle in ()}
 
 
 def _modules() -> dict[str, Path]:

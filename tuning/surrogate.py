@@ -63,9 +63,9 @@ class Surrogate:
         self.n_ = len(z)
         self.spread_floor_ = 0.05 * float(np.std(z)) + 1e-6
         if len(z) >= MIN_TRAINING_ROWS:
-            from costmodel import registry
+            from costmodel import plugins
 
-            cls = registry.resolve("regressor", self.kind)
+            cls = plugins.resolve("regressor", self.kind)
             self.model_ = cls(**_SMALL_PARAMS[self.kind], random_state=self.seed).fit(X, z)
             self.small_ = False
         else:
