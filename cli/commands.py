@@ -15,7 +15,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from costmodel.console import console, err_console, fail, metrics_table, parse_params
+from costmodel.console import (
+    StrictOption,
+    console,
+    err_console,
+    fail,
+    metrics_table,
+    parse_params,
+)
 from costmodel.console import progress as _progress
 from costmodel.exceptions import CostModelError
 
@@ -139,14 +146,7 @@ def predict(
         list[str] | None, typer.Option("--target", "-t", help="Target to predict (repeatable).")
     ] = None,
     coverage: Annotated[float, typer.Option(help="Nominal interval coverage.")] = 0.9,
-    strict: Annotated[
-        bool | None,
-        typer.Option(
-            "--strict/--no-strict",
-            help="Fail on unknown columns and categories unseen in training (--no-strict: warn); "
-            "default: the model's own setting.",
-        ),
-    ] = None,
+    strict: StrictOption = None,
 ) -> None:
     """Predict with intervals: writes the inputs plus <target>_mean/_lower/_upper columns."""
     import pandas as pd

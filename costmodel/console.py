@@ -9,7 +9,7 @@ status 2, no traceback. The core imports nothing above it, so any layer may impo
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -40,6 +40,17 @@ _METRIC_COLUMNS = [
 ]
 
 
+#: ``--strict/--no-strict`` for the commands that predict; unset: the model's own setting.
+StrictOption = Annotated[
+    Optional[bool],  # noqa: UP045 (typer reads the annotation at run time)
+    typer.Option(
+        "--strict/--no-strict",
+        help="Fail on unknown columns and categories unseen in training (--no-strict: warn); "
+        "default: the model's own setting.",
+    ),
+]
+
+
 def _fmt(value: Any, pattern: str) -> str:
     try:
         number = float(value)
@@ -57,10 +68,10 @@ def metrics_table(title: str, rows: list[tuple[str, dict[str, Any], float]]) -> 
     the median repeat spread of the measurements (the floor no model beats). Fits 80 columns.
     """
     table = Table(title=title)
-    table.add_column("target", no_wrap=True, overflow="ellipsis", max_width=24)
-    for _, header, _ in _METRIC_COLUMNS:
-        table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("noise%", justify="right", no_wrap=True)
+    table.add_column("target", overflow="ellipsis", max_width=24)
+    for _, header, _ in _METRIC_COLUMNS:  # headers never shrink: the label column gives way
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+    table.add_column("noise%", justify="right", no_wrap=True, min_width=len("noise%"))
     current_split = None
     for label, metrics, noise in rows:
         target, _, split = label.partition(" / ")

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from costmodel.console import StrictOption
 from costmodel.console import fail as _fail
 from costmodel.exceptions import CostModelError
 
@@ -59,14 +60,7 @@ def predict_logs_command(
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Skip and count malformed rows instead of stopping.")
     ] = False,
-    strict: Annotated[
-        bool | None,
-        typer.Option(
-            "--strict/--no-strict",
-            help="Fail on unknown columns and categories unseen in training (--no-strict: warn); "
-            "default: the model's own setting.",
-        ),
-    ] = None,
+    strict: StrictOption = None,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk (memory).")] = 200_000,
     option: Annotated[
         list[str] | None,
