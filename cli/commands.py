@@ -66,7 +66,7 @@ def train(
     from costmodel.model import CostModel
     from costmodel.persistence import check_model_destination
     from costmodel.training.data import resolve_dataset
-    from costmodel.training.evaluation import cross_validate, split_group_column
+    from costmodel.training.workflow import train_evaluate_save
 
     check_model_destination(out)  # before the work, not after it
     if report is not None:
@@ -84,27 +84,27 @@ def train(
         regressor_params=regressor_params,
     )
     with _progress() as progress:
-        task = progress.add_task(f"evaluating ({split})", total=None)
-        results = cross_validate(
+        task = progress.add_task("", total=None)
+        training = train_evaluate_save(
             model,
             dataset,
-            split=split,
+            splits=[split],
             coverage=coverage,
             seed=seed,
+            group=group,
+            out=out,
+            on_stage=lambda stage: progress.update(task, description=stage),
             on_fold=lambda done, total: progress.update(task, completed=done, total=total),
         )
-        progress.update(task, description="fitting on all rows")
-        model.fit(dataset, groups=group or split_group_column(split))
     console.print(
         metrics_table(
             f"{dataset.card.name}: {regressor} held-out scores ({split}, {coverage:.0%} intervals)",
-            [(f"{t} / {split}", r.metrics, r.repeat_noise) for t, r in results.items()],
+            training.score_rows(),
         )
     )
-    model.save(out)
     console.print(f"saved model to [bold]{out}[/bold]")
     if report is not None:
-        text = json.dumps({t: r.to_dict() for t, r in results.items()}, indent=2)
+        text = json.dumps(training.summary()[split], indent=2)
         atomic_write(report, lambda tmp: tmp.write_text(text))
 
 

@@ -72,6 +72,7 @@ def run_experiment(
         CostModelError: Any bad setting, data, tracking store or registry conflict.
     """
     from costmodel.training.evaluation import split_group_column
+    from costmodel.training.workflow import train_evaluate_save
 
     check_outputs(out, report_dir)
     out_console = out_console or console
@@ -99,25 +100,26 @@ def run_experiment(
             f"study [bold]{result.study_name}[/bold] ({result.storage}): best {result.metric} "
             f"{result.best_value:.4g} with {json.dumps(result.best_params)}"
         )
-    model = experiment.make_model(summary["best_params"])
+    training = train_evaluate_save(
+        experiment.make_model(summary["best_params"]),
+        data,
+        splits=[experiment.split] if experiment.search is None else [],  # a search evaluated
+        coverage=experiment.coverage,
+        seed=experiment.seed,
+        group=experiment.group or split_group_column(experiment.split),
+        out=out,
+    )
     if experiment.search is None:
         from costmodel.console import metrics_table
-        from costmodel.training.evaluation import cross_validate
 
-        results = cross_validate(
-            model, data, split=experiment.split, coverage=experiment.coverage, seed=experiment.seed
-        )
+        results = training.evaluations[experiment.split]
         summary["metrics"] = {t: r.metrics for t, r in results.items()}
         out_console.print(
             metrics_table(
                 f"{data.card.name}: {experiment.regressor} held-out ({experiment.split})",
-                [
-                    (f"{t} / {experiment.split}", r.metrics, r.repeat_noise)
-                    for t, r in results.items()
-                ],
+                training.score_rows(),
             )
         )
-    model.fit(data, groups=experiment.group or split_group_column(experiment.split))
     if report_dir is not None:
         from costmodel.training.report import heldout_predictions, write_report
 
@@ -143,8 +145,8 @@ def run_experiment(
         )
     elif tracker is not None and report_dir is not None and summary.get("run_id"):
         tracker.log_artifacts(report_dir, "report", summary["run_id"])
-    if out is not None:
-        summary["model_dir"] = str(model.save(out))
+    if training.model_dir is not None:
+        summary["model_dir"] = str(training.model_dir)
         out_console.print(f"saved model to [bold]{out}[/bold]")
     if register_name is not None:
         from costmodel.training.registry import register_model

@@ -9,6 +9,7 @@ Everything is local files; nothing is downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +43,7 @@ def run_demo(
     from costmodel.datasets import load as load_dataset
     from costmodel.model import CostModel, load
     from costmodel.schema import valid_mask
-    from costmodel.training.evaluation import cross_validate
+    from costmodel.training.workflow import train_evaluate_save
 
     console = console or Console(emoji=False)
     workdir = Path(workdir)
@@ -57,34 +58,30 @@ def run_demo(
         targets=list(DEMO_TARGETS),
         regressor_params={"random_state": seed},
     )
-    summary: dict[str, Any] = {}
-    rows = []
-    for split in DEMO_SPLITS:
-        if progress is not None:
-            with progress() as bar:
-                task = bar.add_task(f"evaluating ({split})", total=None)
-                results = cross_validate(
-                    model,
-                    data,
-                    split=split,
-                    seed=seed,
-                    on_fold=lambda done, total, bar=bar, task=task: bar.update(
-                        task, completed=done, total=total
-                    ),
-                )
-        else:
-            results = cross_validate(model, data, split=split, seed=seed)
-        summary[split] = {t: r.to_dict() for t, r in results.items()}
-        rows += [(f"{t} / {split}", r.metrics, r.repeat_noise) for t, r in results.items()]
-    console.print(metrics_table("held-out scores, XGBoost, 90% intervals", rows))
-
-    # The saved model is fitted without a few random rows, and the table shows those rows: a
-    # newcomer sees the real error of a prediction, not a row the model has already seen.
+    # The saved model is fitted without a few random rows, and the last table shows those rows:
+    # a newcomer sees the real error of a prediction, not a row the model has already seen.
     frame = data.frame.loc[valid_mask(data.frame)]
     sample = frame.sample(5, random_state=seed)
     fit_rows = Dataset(frame.drop(index=sample.index).reset_index(drop=True), data.card)
-    model.fit(fit_rows, groups="nvml_gr_clock")
-    model_dir = model.save(workdir / "model")
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(progress()) if progress is not None else None
+        task = bar.add_task("", total=None) if bar is not None else None
+        training = train_evaluate_save(
+            model,
+            data,
+            splits=DEMO_SPLITS,
+            seed=seed,
+            group="nvml_gr_clock",
+            fit_data=fit_rows,
+            out=workdir / "model",
+            on_stage=None if bar is None else lambda s: bar.update(task, description=s),
+            on_fold=None
+            if bar is None
+            else lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    summary: dict[str, Any] = training.summary()
+    console.print(metrics_table("held-out scores, XGBoost, 90% intervals", training.score_rows()))
+    model_dir = training.model_dir
     loaded = load(model_dir)
     prediction = loaded.predict(sample, coverage=0.9)
     table = Table(

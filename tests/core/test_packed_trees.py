@@ -53,9 +53,9 @@ def test_a_warm_costmodel_predicts_small_batches_as_before():
         regressor_params={"n_estimators": 60, "difficulty_estimators": 20, "n_jobs": 1},
     ).fit(data)
     records = data.frame[model.input_columns].head(20).to_dict("records")
-    cold = [model.predict_columns(r) for r in records[:3]] + [model.predict_columns(records)]
+    cold = [model.predict(r).columns() for r in records[:3]] + [model.predict(records).columns()]
     model.regressors_["runtime_ms"].warm()
-    warm = [model.predict_columns(r) for r in records[:3]] + [model.predict_columns(records)]
+    warm = [model.predict(r).columns() for r in records[:3]] + [model.predict(records).columns()]
     for before, after in zip(cold, warm, strict=True):
         for key in before:
             np.testing.assert_allclose(after[key], before[key], rtol=1e-4)
