@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,12 @@ def _read_only(values: Any) -> np.ndarray:
     return array
 
 
+def _floored_read_only(values: Any) -> np.ndarray:
+    array = np.maximum(np.asarray(values, dtype=np.float64), 0.0)  # already a new array
+    array.setflags(write=False)
+    return array
+
+
 @dataclass(frozen=True, eq=False)
 class TargetPrediction:
     """One target's predictions, one value per row (read-only float64 arrays).
@@ -76,7 +82,7 @@ class TargetPrediction:
             target=target,
             unit=target_spec(target).unit,
             mean=_read_only(mean),
-            lower=_read_only(np.maximum(np.asarray(lower, dtype=np.float64), 0.0)),
+            lower=_floored_read_only(lower),
             upper=_read_only(upper),
         )
 
@@ -102,7 +108,7 @@ class Prediction:
 
     targets: tuple[TargetPrediction, ...]
     coverage: float
-    index: pd.Index | None = field(default=None, compare=False)
+    index: pd.Index | None = None
 
     def __post_init__(self) -> None:
         lengths = {len(t) for t in self.targets}
