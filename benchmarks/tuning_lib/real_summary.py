@@ -118,7 +118,7 @@ def _fmt(value: float | None) -> str:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The summary tables of a result file as Markdown (for docs/real-tuning.md)."""
+    """The summary tables of a result file as Markdown (for docs/results/real_tuning.md)."""
     lines = []
     problems = []
     for shape in result.get("iree", {}).get("shapes", []):

@@ -209,7 +209,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The per-space tables and goal verdicts as Markdown (for docs/tuning.md)."""
+    """The per-space tables and goal verdicts as Markdown (for docs/results/tuning.md)."""
     budget = result["budget"]
     marks = checkpoints(budget)
     lines = []
