@@ -23,7 +23,7 @@ __all__ = ["COMPACT_PARAMS", "XGBCostRegressor"]
 
 #: Parameters of the serving-sized ("compact") model: half the point trees at twice the learning
 #: rate and half the difficulty trees; about twice the batch throughput of the default for a little
-#: accuracy (``benchmarks/serving.py``, ``benchmarks/compact_accuracy.py``, ``docs/serving.md``).
+#: accuracy (``docs/results/serving.md``, ``docs/results/compact_accuracy.md``).
 #: Use as ``CostModel(regressor="xgboost", regressor_params=COMPACT_PARAMS)``.
 COMPACT_PARAMS: dict[str, Any] = {
     "n_estimators": 300,

@@ -25,7 +25,8 @@ def test_demo_trains_evaluates_saves_and_predicts(tmp_path):
         for target, result in results.items():
             coverage = result["metrics"]["coverage"]
             # Nominal 90%; XGBoost refits on the calibration rows after calibrating, which makes
-            # its intervals a little conservative (0.95 on the random split, docs/accuracy.md).
+            # its intervals a little conservative (0.95 on the random split,
+            # docs/results/accuracy.md).
             assert 0.85 <= coverage <= 0.97, (split, target, coverage)
             assert result["metrics"]["spearman"] > 0.8, (split, target)
     predictions = pd.read_csv(tmp_path / "predictions.csv")
