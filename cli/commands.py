@@ -16,12 +16,17 @@ import typer
 from rich.table import Table
 
 from costmodel.console import (
+    FeaturizerOption,
+    PredictTargetsOption,
+    RegressorOption,
     StrictOption,
+    TrainTargetsOption,
     console,
     err_console,
     fail,
     metrics_table,
     parse_params,
+    stage_progress,
 )
 from costmodel.console import progress as _progress
 from costmodel.exceptions import CostModelError
@@ -39,11 +44,9 @@ app = typer.Typer(
 def train(
     data: Annotated[str, typer.Argument(help="Bundled dataset name or a .parquet/.csv file.")],
     out: Annotated[Path, typer.Option(help="Directory to save the model to.")] = Path("model"),
-    target: Annotated[
-        list[str] | None, typer.Option("--target", "-t", help="Target column (repeatable).")
-    ] = None,
-    featurizer: Annotated[str, typer.Option(help="Featurizer kind.")] = "kernel_config",
-    regressor: Annotated[str, typer.Option(help="Regressor kind.")] = "xgboost",
+    target: TrainTargetsOption = None,
+    featurizer: FeaturizerOption = "kernel_config",
+    regressor: RegressorOption = "xgboost",
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Regressor KEY=VALUE (repeatable).")
     ] = None,
@@ -83,8 +86,7 @@ def train(
         featurizer_params=parse_params(feature_param),
         regressor_params=regressor_params,
     )
-    with _progress() as progress:
-        task = progress.add_task("", total=None)
+    with stage_progress() as callbacks:
         training = train_evaluate_save(
             model,
             dataset,
@@ -93,8 +95,7 @@ def train(
             seed=seed,
             group=group,
             out=out,
-            on_stage=lambda stage: progress.update(task, description=stage),
-            on_fold=lambda done, total: progress.update(task, completed=done, total=total),
+            **callbacks,
         )
     console.print(
         metrics_table(
@@ -142,9 +143,7 @@ def predict(
     model_path: Annotated[str, typer.Argument(help="Saved model directory or models:/NAME@ALIAS.")],
     inputs: Annotated[Path, typer.Argument(help="Input rows: .csv or .parquet.")],
     out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
-    target: Annotated[
-        list[str] | None, typer.Option("--target", "-t", help="Target to predict (repeatable).")
-    ] = None,
+    target: PredictTargetsOption = None,
     coverage: Annotated[float, typer.Option(help="Nominal interval coverage.")] = 0.9,
     strict: StrictOption = None,
 ) -> None:
@@ -322,7 +321,7 @@ def demo(
     """The main job on embedded defaults: train on bundled real data, evaluate, predict."""
     from costmodel.training.demo import run_demo
 
-    run_demo(workdir, seed=seed, console=console, progress=_progress)
+    run_demo(workdir, seed=seed, console=console, progress=True)
 
 
 def mount_subcommands() -> None:

@@ -8,7 +8,9 @@ status 2, no traceback. The core imports nothing above it, so any layer may impo
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Optional
 
 import typer
@@ -18,7 +20,20 @@ from rich.table import Table
 
 from costmodel.exceptions import CostModelError
 
-__all__ = ["console", "err_console", "fail", "metrics_table", "parse_params", "progress"]
+__all__ = [
+    "FeaturizerOption",
+    "PredictTargetsOption",
+    "RegressorOption",
+    "StrictOption",
+    "TrainTargetsOption",
+    "console",
+    "err_console",
+    "fail",
+    "metrics_table",
+    "parse_params",
+    "progress",
+    "stage_progress",
+]
 
 console = Console(emoji=False)  # "log.csv:100:" must not print as an emoji
 err_console = Console(stderr=True, emoji=False)
@@ -49,6 +64,21 @@ StrictOption = Annotated[
         "default: the model's own setting.",
     ),
 ]
+
+#: ``--target/-t`` (repeatable) for the commands that train: unset, every target of the data.
+TrainTargetsOption = Annotated[
+    Optional[list[str]],  # noqa: UP045 (typer reads the annotation at run time)
+    typer.Option("--target", "-t", help="Target column (repeatable)."),
+]
+#: ``--target/-t`` (repeatable) for the commands that predict: unset, every target of the model.
+PredictTargetsOption = Annotated[
+    Optional[list[str]],  # noqa: UP045 (typer reads the annotation at run time)
+    typer.Option("--target", "-t", help="Target to predict (repeatable)."),
+]
+#: ``--featurizer`` for the commands that train (a name of ``costmodel.plugins``).
+FeaturizerOption = Annotated[str, typer.Option(help="Featurizer kind.")]
+#: ``--regressor`` for the commands that train (a name of ``costmodel.plugins``).
+RegressorOption = Annotated[str, typer.Option(help="Regressor kind.")]
 
 
 def _fmt(value: Any, pattern: str) -> str:
@@ -111,3 +141,23 @@ def progress() -> Any:
         console=err_console,
         transient=True,
     )
+
+
+@contextlib.contextmanager
+def stage_progress(enabled: bool = True) -> Iterator[dict[str, Callable[..., None]]]:
+    """A progress bar driven by staged work's ``on_stage``/``on_fold`` callbacks.
+
+    Yields the two callbacks as keyword arguments for
+    :func:`costmodel.training.workflow.train_evaluate_save` (``**callbacks``): ``on_stage(text)``
+    sets the bar's description, ``on_fold(done, total)`` its count. With ``enabled=False`` no bar
+    is drawn and the callbacks do nothing.
+    """
+    if not enabled:
+        yield {"on_stage": lambda _stage: None, "on_fold": lambda _done, _total: None}
+        return
+    with progress() as bar:
+        task = bar.add_task("", total=None)
+        yield {
+            "on_stage": lambda stage: bar.update(task, description=stage),
+            "on_fold": lambda done, total: bar.update(task, completed=done, total=total),
+        }

@@ -20,6 +20,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from costmodel.console import FeaturizerOption, RegressorOption, TrainTargetsOption
+
 __all__ = [
     "check_outputs",
     "register_command",
@@ -201,11 +203,9 @@ def search_command(
     experiment_file: Annotated[
         Path | None, typer.Option("--experiment", "-e", help="Experiment file (.yaml/.toml).")
     ] = None,
-    target: Annotated[
-        list[str] | None, typer.Option("--target", "-t", help="Target column (repeatable).")
-    ] = None,
-    featurizer: Annotated[str, typer.Option(help="Featurizer kind.")] = "kernel_config",
-    regressor: Annotated[str, typer.Option(help="Regressor kind.")] = "xgboost",
+    target: TrainTargetsOption = None,
+    featurizer: FeaturizerOption = "kernel_config",
+    regressor: RegressorOption = "xgboost",
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Fixed regressor KEY=VALUE.")
     ] = None,

@@ -9,9 +9,7 @@ Everything is local files; nothing is downloaded.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +28,17 @@ def run_demo(
     *,
     seed: int = 0,
     console: Console | None = None,
-    progress: Callable[[], Any] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Train, evaluate, save, load and predict; return the evaluation summary.
+
+    ``progress=True`` draws a transient progress bar on stderr while it trains.
 
     Writes ``workdir/model/`` (the saved model), ``workdir/evaluation.json`` and
     ``workdir/predictions.csv``.
     """
     from costmodel.atomic import atomic_write
-    from costmodel.console import metrics_table
+    from costmodel.console import metrics_table, stage_progress
     from costmodel.dataset import Dataset
     from costmodel.datasets import load as load_dataset
     from costmodel.model import CostModel, load
@@ -63,9 +63,7 @@ def run_demo(
     frame = data.frame.loc[valid_mask(data.frame)]
     sample = frame.sample(5, random_state=seed)
     fit_rows = Dataset(frame.drop(index=sample.index).reset_index(drop=True), data.card)
-    with contextlib.ExitStack() as stack:
-        bar = stack.enter_context(progress()) if progress is not None else None
-        task = bar.add_task("", total=None) if bar is not None else None
+    with stage_progress(progress) as callbacks:
         training = train_evaluate_save(
             model,
             data,
@@ -74,10 +72,7 @@ def run_demo(
             group="nvml_gr_clock",
             fit_data=fit_rows,
             out=workdir / "model",
-            on_stage=None if bar is None else lambda s: bar.update(task, description=s),
-            on_fold=None
-            if bar is None
-            else lambda done, total: bar.update(task, completed=done, total=total),
+            **callbacks,
         )
     summary: dict[str, Any] = training.summary()
     console.print(metrics_table("held-out scores, XGBoost, 90% intervals", training.score_rows()))

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from costmodel.console import StrictOption
+from costmodel.console import PredictTargetsOption, StrictOption
 from costmodel.console import fail as _fail
 from costmodel.exceptions import CostModelError
 
@@ -46,9 +46,7 @@ def predict_logs_command(
         str | None,
         typer.Option("--format", help="csv, parquet or a loader name (default: detected)."),
     ] = None,
-    target: Annotated[
-        list[str] | None, typer.Option("--target", "-t", help="Target to predict (repeatable).")
-    ] = None,
+    target: PredictTargetsOption = None,
     coverage: Annotated[float, typer.Option(help="Nominal interval coverage.")] = 0.9,
     keep: Annotated[
         list[str] | None, typer.Option(help="Extra log column to copy to the output.")

@@ -24,3 +24,31 @@ def test_score_table_fits_80_columns_with_every_header():
     for name in ("R²", "MAPE%", "ρ", "regret", "cover", "width", "noise%"):
         assert f" {name} " in header, (name, header)
     assert "energy_j" in text and "12.35" in text
+
+
+def test_stage_progress_drives_one_bar_from_the_stage_and_fold_callbacks(monkeypatch):
+    """on_stage sets the bar's description and on_fold its count; disabled, nothing is drawn."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from costmodel import console as console_module
+
+    bars: list[Progress] = []
+
+    def recording_progress() -> Progress:
+        bars.append(Progress(console=Console(file=io.StringIO()), transient=False))
+        return bars[-1]
+
+    monkeypatch.setattr(console_module, "progress", recording_progress)
+    with console_module.stage_progress() as callbacks:
+        callbacks["on_stage"]("evaluating (random)")
+        callbacks["on_fold"](2, 5)
+    (task,) = bars[0].tasks
+    assert (task.description, task.completed, task.total) == ("evaluating (random)", 2, 5)
+
+    with console_module.stage_progress(enabled=False) as callbacks:
+        callbacks["on_stage"]("fitting on all rows")
+        callbacks["on_fold"](1, 1)
+    assert len(bars) == 1
