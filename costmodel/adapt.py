@@ -8,8 +8,9 @@
 The method (:mod:`costmodel.adapted`): the source model predicts each row as if it ran on each
 source device; a small ridge head, fitted on the new rows, combines those K predictions (plus a
 shallow residual booster from 50 rows on). The source trees are not refitted. With 0 rows the
-model is the average over source devices, with intervals from the source devices' spread (said so
-in ``info()``); from ``calibration_min_rows`` rows on, intervals are cross-conformal over the new
+model is the average over source devices. Below ``calibration_min_rows`` rows the intervals come
+from the source devices' spread (three or more source devices) or are unbounded (fewer), said so
+in ``info()``; from ``calibration_min_rows`` rows on, intervals are cross-conformal over the new
 rows.
 """
 

@@ -16,12 +16,14 @@ Intervals (``calibration_``):
 * ``"cross-conformal on N target rows"``: out-of-fold residuals of the whole adaptation recipe
   over the new device's own rows (10-fold, or leave-one-out below 10 folds' worth), used as
   conformal scores around the full fit;
-* ``"source-device spread, not calibrated on target"`` (too few target rows): the recipe is
-  replayed on each source device in turn, with the other devices' predictions as inputs and the
-  left-out device's predictions as the truth; those residuals, plus the source regressor's own
-  interval half-width, give the width (with 0 rows, plus the distance to the source model's own
-  prediction from the new device's features). They are not calibrated on the new device.
-* ``"uncalibrated"``: one source device and too few rows; the interval is unbounded.
+* ``"source-device spread, not calibrated on target"`` (too few target rows, at least
+  ``MIN_SPREAD_DEVICES`` source devices): the recipe is replayed on each source device in turn,
+  with the other devices' predictions as inputs and the left-out device's predictions as the
+  truth; those residuals, plus the source regressor's own interval half-width, give the width
+  (with 0 rows, plus the distance to the source model's own prediction from the new device's
+  features). They are not calibrated on the new device.
+* ``UNCALIBRATED``: fewer than ``MIN_SPREAD_DEVICES`` source devices and too few rows; the
+  interval is unbounded.
 
 Saved as JSON plus ``.npy`` arrays, the source regressor's own payload and (if fitted) an XGBoost
 UBJSON booster: loading executes no code.
@@ -44,6 +46,7 @@ from costmodel.exceptions import InvalidInputError
 
 __all__ = [
     "CALIBRATED",
+    "MIN_SPREAD_DEVICES",
     "SOURCE_SPREAD",
     "UNCALIBRATED",
     "AdaptedCostRegressor",
@@ -52,7 +55,13 @@ __all__ = [
 
 CALIBRATED = "cross-conformal on {n} target rows"
 SOURCE_SPREAD = "source-device spread, not calibrated on target"
-UNCALIBRATED = "uncalibrated: one source device and too few target rows; interval unbounded"
+#: Source devices needed for a source-spread interval: the spread of two devices is a single
+#: difference between them, which says nothing about how far a third device can fall.
+MIN_SPREAD_DEVICES = 3
+UNCALIBRATED = (
+    f"uncalibrated: fewer than {MIN_SPREAD_DEVICES} source devices and too few target rows;"
+    " interval unbounded"
+)
 #: Ridge strengths tried, relative to the mean squared scale of the centered predictions.
 _ALPHAS = np.logspace(-4, 2, 13)
 #: Residual-booster rounds tried by cross-validation (0 = no booster).
@@ -201,7 +210,7 @@ class AdaptedCostRegressor(BaseEstimator):
         if n >= self.calibration_min_rows:
             scores = np.abs(self._out_of_fold(X, P, z, self.rounds_))
             self.calibration_ = CALIBRATED.format(n=n)
-        elif P.shape[1] >= 2:
+        elif P.shape[1] >= MIN_SPREAD_DEVICES:
             rows = X if X_space is None or not len(X_space) else np.concatenate([X, X_space])
             scores = self._source_spread(self.source_predictions(rows), n)
             self.add_source_width_ = True

@@ -203,8 +203,9 @@ class CostModel(BaseEstimator):
 
         The source trees are reused as they are: each row is predicted as if it ran on each
         source device, and a small head fitted on ``data`` combines those predictions; intervals
-        are cross-conformal over ``data`` from 10 rows on, and otherwise say in
-        ``info()["adaptation"]["calibration"]`` that they come from the source devices' spread.
+        are cross-conformal over ``data`` from 10 rows on; below that they come from the source
+        devices' spread (three or more source devices) or are unbounded (fewer), as
+        ``info()["adaptation"]["calibration"]`` says.
         See :func:`costmodel.adapt.adapt_model` for the options (``group_column``,
         ``candidates``, ``allow_known_device``, ...) and the errors raised.
 

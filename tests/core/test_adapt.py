@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from costmodel import CostModel
+from costmodel import adapted as adapted_module
 from costmodel.adapt import model_fingerprint
+from costmodel.adapted import MIN_SPREAD_DEVICES, SOURCE_SPREAD, UNCALIBRATED
 from costmodel.datasets import load as load_dataset
 from costmodel.exceptions import InvalidInputError, UnknownTargetError, UnseenCategoryWarning
 from costmodel.metrics import mape, spearman
@@ -151,3 +153,87 @@ def test_a_locked_clock_is_a_device_too():
     assert adapted.info()["adaptation"]["source_devices"] == [str(c) for c in clocks if c != held]
     with pytest.raises(InvalidInputError, match="source_groups"):
         model.adapt(new.head(20), group_column="nvml_gr_clock")
+
+
+# ---- two source devices: kt-convolution-6p, AMD MI50/MI60 left out of two NVIDIA GPUs ----------
+AMD = "AMD Instinct MI50/MI60"
+
+
+@pytest.fixture(scope="module")
+def two_sources() -> tuple[CostModel, pd.DataFrame]:
+    """Real kt-convolution-6p runtimes: a model of two NVIDIA GPUs, shuffled rows of the AMD."""
+    data = load_dataset("kt-convolution-6p")
+    frame = data.frame.loc[data.frame["valid"]]
+    frame = frame[[*data.card.inputs, "device", "runtime_ms"]].reset_index(drop=True)
+    source = frame.loc[frame["device"] != AMD].sample(1500, random_state=0)
+    model = CostModel(regressor_params=FAST_XGB).fit(source.reset_index(drop=True))
+    new = frame.loc[frame["device"] == AMD].sample(frac=1.0, random_state=0)
+    return model, new.reset_index(drop=True)
+
+
+@pytest.mark.parametrize("rows", [0, 5])
+def test_two_source_devices_and_few_rows_give_an_unbounded_interval(two_sources, rows):
+    model, new = two_sources
+    test = new.iloc[100:300]
+    adapted = model.adapt(new.head(rows), candidates=test.drop(columns="runtime_ms"), device=AMD)
+    assert adapted.info()["adaptation"]["calibration"]["runtime_ms"] == UNCALIBRATED
+    assert "fewer than 3 source devices" in UNCALIBRATED
+    p = adapted.predict(test, coverage=0.9)["runtime_ms"]
+    assert np.isfinite(p.mean).all()
+    assert np.isinf(p.upper).all()
+    assert (p.lower == 0).all()
+
+
+def test_two_source_devices_and_enough_rows_are_cross_conformal(two_sources):
+    model, new = two_sources
+    adapted = model.adapt(new.head(12))
+    assert adapted.info()["adaptation"]["calibration"]["runtime_ms"] == (
+        "cross-conformal on 12 target rows"
+    )
+    p = adapted.predict(new.iloc[100:300], coverage=0.9)["runtime_ms"]
+    assert np.isfinite(p.upper).all()
+    assert (p.lower > 0).all()
+
+
+def test_three_source_devices_and_few_rows_give_a_finite_spread(source, pnpoly):
+    new = pnpoly[1]
+    test = new.iloc[100:300]
+    adapted = source.adapt(new.head(0), candidates=test.drop(columns="runtime_ms"), device=NEW)
+    assert len(adapted.info()["adaptation"]["source_devices"]) == MIN_SPREAD_DEVICES
+    assert adapted.info()["adaptation"]["calibration"]["runtime_ms"] == SOURCE_SPREAD
+    assert np.isfinite(adapted.predict(test, coverage=0.9)["runtime_ms"].upper).all()
+
+
+def _head_intervals(model: CostModel, X: np.ndarray) -> tuple[np.ndarray, ...]:
+    return model.regressors_["runtime_ms"].predict_with_interval(X, coverage=0.9)
+
+
+def test_unbounded_interval_survives_save_and_load(two_sources, tmp_path):
+    model, new = two_sources
+    adapted = model.adapt(new.head(5))
+    loaded = CostModel.load(adapted.save(tmp_path / "unbounded"))
+    assert loaded.info()["adaptation"] == adapted.info()["adaptation"]
+    assert loaded.info()["adaptation"]["calibration"]["runtime_ms"] == UNCALIBRATED
+    # The adapted regressor on the same feature rows (the featurizer has its own round trip).
+    X = np.asarray(adapted.featurizer_.transform(new.iloc[100:200]), dtype=np.float32)
+    for before, after in zip(_head_intervals(adapted, X), _head_intervals(loaded, X), strict=True):
+        np.testing.assert_array_equal(after, before)
+    assert np.isinf(_head_intervals(loaded, X)[2]).all()
+
+
+def test_a_model_saved_under_the_two_device_spread_rule_still_loads(
+    two_sources, tmp_path, monkeypatch
+):
+    """A file written when two source devices were enough for a spread interval (emulated by
+    lowering the threshold while fitting) loads and keeps its saved finite interval."""
+    model, new = two_sources
+    with monkeypatch.context() as patch:
+        patch.setattr(adapted_module, "MIN_SPREAD_DEVICES", 2)
+        old = model.adapt(new.head(5), candidates=new.iloc[100:300].drop(columns="runtime_ms"))
+    assert old.info()["adaptation"]["calibration"]["runtime_ms"] == SOURCE_SPREAD
+    loaded = CostModel.load(old.save(tmp_path / "old"))
+    assert loaded.info()["adaptation"]["calibration"]["runtime_ms"] == SOURCE_SPREAD
+    X = np.asarray(old.featurizer_.transform(new.iloc[100:200]), dtype=np.float32)
+    for before, after in zip(_head_intervals(old, X), _head_intervals(loaded, X), strict=True):
+        np.testing.assert_array_equal(after, before)
+    assert np.isfinite(_head_intervals(loaded, X)[2]).all()
