@@ -78,7 +78,8 @@ def write_model_dir(
         }
         meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **meta}
         meta["checksums"] = checksums
-        (staging / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        # Keys keep their order: a state dict's order may be its feature order.
+        (staging / META_FILE).write_text(json.dumps(meta, indent=2))
         check_model_destination(target)  # again: it may have appeared while writing
     return target
 

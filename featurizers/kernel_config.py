@@ -204,18 +204,27 @@ class KernelConfigFeaturizer(Featurizer):
         self.required_columns()
         return {
             "numeric": self.numeric_,
-            "categories": self.categories_,
-            "derived": {k: [list(a), list(b)] for k, (a, b) in self.derived_.items()},
+            # Lists of pairs, not objects: the order is the feature order, and JSON writers (our
+            # meta.json among them, once) may sort an object's keys.
+            "categories": [[k, list(v)] for k, v in self.categories_.items()],
+            "derived": [[k, list(a), list(b)] for k, (a, b) in self.derived_.items()],
             "device": self.device_,
             "input_columns": self.input_columns_,
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.numeric_ = [dict(c) for c in state["numeric"]]
-        self.categories_ = {k: list(v) for k, v in state["categories"].items()}
-        self.derived_ = {k: (tuple(a), tuple(b)) for k, (a, b) in state["derived"].items()}
         self.device_ = list(state["device"]) if state["device"] is not None else None
         self.input_columns_ = list(state["input_columns"])
+        categories, derived = state["categories"], state["derived"]
+        if isinstance(categories, dict):  # written by earlier versions as a key-sorted object
+            position = {name: i for i, name in enumerate(self.input_columns_)}
+            categories = sorted(categories.items(), key=lambda item: position[item[0]])
+        if isinstance(derived, dict):  # the same: restore the order _match_derived made
+            rank = {name: i for i, name in enumerate([*_DERIVED, "work_per_block"])}
+            derived = [[k, *v] for k, v in sorted(derived.items(), key=lambda kv: rank[kv[0]])]
+        self.categories_ = {str(k): list(v) for k, v in categories}
+        self.derived_ = {str(k): (tuple(a), tuple(b)) for k, a, b in derived}
         self.n_features_in_ = len(self.input_columns_)
 
 

@@ -235,6 +235,22 @@ def test_random_forest_model_round_trips(ps3, tmp_path):
         )
 
 
+def test_a_kernel_config_model_with_derived_products_round_trips_exactly(tmp_path):
+    """Regression: work_per_thread and work_per_block swapped columns on load (kt-convolution
+    has both), so the loaded model predicted from shuffled features."""
+    data = load_dataset("kt-convolution")
+    rows = type(data)(data.frame.sample(600, random_state=0).reset_index(drop=True), data.card)
+    model = CostModel(featurizer="kernel_config", regressor_params=FAST_XGB).fit(rows)
+    names = list(model.featurizer_.get_feature_names_out())
+    assert {"threads_per_block", "work_per_thread", "work_per_block"} <= set(names)
+    loaded = costmodel.load(model.save(tmp_path / "conv"))
+    assert list(loaded.featurizer_.get_feature_names_out()) == names
+    pd.testing.assert_frame_equal(
+        model.predict(rows.frame.head(50)).to_frame(),
+        loaded.predict(rows.frame.head(50)).to_frame(),
+    )
+
+
 def test_other_measurements_are_not_inputs_of_a_raw_frame(ps3):
     model = CostModel(targets=["runtime_ms"], regressor_params=FAST_XGB).fit(ps3.frame)
     assert not {"power_w", "energy_j", "runtime_ms_std", "n_repeats"} & set(model.input_columns)

@@ -151,3 +151,32 @@ def test_works_inside_a_pipeline(configs):
 def test_fit_rejects_unknown_categorical_column(configs):
     with pytest.raises(InvalidInputError, match="nonexistent"):
         KernelConfigFeaturizer(categorical=["nonexistent"]).fit(configs)
+
+
+def _old_format(state: dict) -> dict:
+    """The state as earlier versions saved it: objects for categories and derived products,
+    written with sorted keys (which lost their order)."""
+    old = dict(state)
+    old["categories"] = {name: values for name, values in state["categories"]}
+    old["derived"] = {name: [a, b] for name, a, b in state["derived"]}
+    return json.loads(json.dumps(old, sort_keys=True))
+
+
+def test_feature_order_survives_a_key_sorting_json_writer_and_old_files(configs):
+    """Regression: saved with sorted keys, work_per_block and work_per_thread swapped columns and
+    one-hot blocks of categorical columns not in alphabetical order swapped too, so a loaded
+    model predicted from shuffled features."""
+    frame = configs.assign(zeta=np.where(configs.index % 2, "a", "b"), alpha="x")  # generated
+    featurizer = KernelConfigFeaturizer(categorical=["zeta", "alpha"]).fit(frame)
+    names = list(featurizer.get_feature_names_out())
+    assert names.index("work_per_thread") < names.index("work_per_block")
+    assert names.index("zeta=a") < names.index("alpha=x")  # not alphabetical: the hard case
+    expected = featurizer.transform(frame)
+    params = featurizer.get_params()
+    for state in (
+        json.loads(json.dumps(featurizer.get_state(), sort_keys=True)),
+        _old_format(featurizer.get_state()),
+    ):
+        rebuilt = KernelConfigFeaturizer.from_state(params, state)
+        assert list(rebuilt.get_feature_names_out()) == names
+        np.testing.assert_array_equal(rebuilt.transform(frame), expected)
