@@ -30,6 +30,8 @@ __all__ = ["Prior", "load_prior"]
 
 #: Coverage of the interval asked from the prior; its half-width / z gives a log-space sigma.
 _PRIOR_COVERAGE = 0.8
+#: The widest the prior's interval is taken to be, as a factor either side of its mean.
+_MAX_SPREAD = 1e3
 
 
 class Prior:
@@ -176,8 +178,11 @@ class Prior:
         floor = np.finfo(np.float64).tiny
         mean = np.maximum(mean, floor)
         log_mean = np.log(mean)
-        log_lower = np.log(np.clip(lower, mean * 1e-3, mean))
-        log_upper = np.log(np.maximum(upper, mean))
+        # At most a factor of _MAX_SPREAD either way: an unbounded interval (an adapted model
+        # without calibration rows says so) means "no information", not an infinite sigma that
+        # would tie every candidate's acquisition at infinity.
+        log_lower = np.log(np.clip(lower, mean / _MAX_SPREAD, mean))
+        log_upper = np.log(np.clip(upper, mean, mean * _MAX_SPREAD))
         z = norm.ppf(0.5 + _PRIOR_COVERAGE / 2)
         sigma = np.maximum((log_upper - log_lower) / (2 * z), 1e-3)
         return log_mean, sigma

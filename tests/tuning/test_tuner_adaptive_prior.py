@@ -44,3 +44,22 @@ def test_a_known_device_is_not_adapted(setup):
     model, _, space = setup
     known = SearchSpace(space.params, fixed={"device": model.metadata_["devices"][0]})
     assert not CostModelTuner(known, model=model, seed=0).prior.adaptive
+
+
+def test_an_unbounded_prior_interval_gives_a_finite_sigma():
+    """A model adapted to a new GPU from 2 source GPUs and 3 of its rows has unbounded intervals
+    (real kt-convolution-6p runtimes); as a prior it must still rank candidates, not tie them
+    all at an infinite acquisition value."""
+    data = load_dataset("kt-convolution-6p")
+    frame = data.frame.loc[data.frame["valid"], [*data.card.inputs, "device", "runtime_ms"]]
+    amd = next(d for d in frame["device"].unique() if "AMD" in d)
+    source = frame.loc[frame["device"] != amd].sample(1500, random_state=0)
+    model = costmodel.CostModel(regressor_params={"n_estimators": 60, "n_jobs": 1}).fit(source)
+    new = frame.loc[frame["device"] == amd].sample(frac=1.0, random_state=0)
+    adapted = model.adapt(new.head(3))
+    assert np.isinf(adapted.predict(new.iloc[10:20])["runtime_ms"].upper).all()
+    params = {c: sorted(new[c].unique().tolist()) for c in data.card.inputs}
+    tuner = CostModelTuner(SearchSpace(params, fixed={"device": amd}), model=adapted, seed=0)
+    mean, sigma = tuner.prior.predict(new.iloc[10:200])
+    assert np.isfinite(mean).all() and np.isfinite(sigma).all() and (sigma > 0).all()
+    assert len(tuner.ask()) == 1
