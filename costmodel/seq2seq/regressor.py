@@ -95,7 +95,10 @@ class TextToTextRegressor(CostRegressor):
         batch_size: Rows per step.
         learning_rate: Peak AdamW learning rate.
         weight_decay: AdamW weight decay.
-        patience: Epochs without validation improvement before stopping.
+        patience: Epochs without a better validation score before stopping.
+        early_stopping: The validation score early stopping watches: ``"loss"`` (token
+            cross-entropy) or ``"error"`` (greedy predictions' mean absolute error in target
+            space; fits the training rows better, see the trainer's ``TrainOptions``).
         validation_fraction: Share of training rows for early stopping.
         n_samples: Samples drawn per prediction.
         temperature: Sampling temperature (0: greedy, no spread).
@@ -128,6 +131,7 @@ class TextToTextRegressor(CostRegressor):
         "learning_rate": (numbers.Real, 1e-7, 1.0, None),
         "weight_decay": (numbers.Real, 0.0, 10.0, None),
         "patience": (numbers.Integral, 1, 10_000, None),
+        "early_stopping": (str, None, None, ("loss", "error")),
         "validation_fraction": (numbers.Real, 0.0, 0.5, None),
         "n_samples": (numbers.Integral, 1, 4096, None),
         "temperature": (numbers.Real, 0.0, 10.0, None),
@@ -153,6 +157,7 @@ class TextToTextRegressor(CostRegressor):
         learning_rate: float = 1e-3,
         weight_decay: float = 0.01,
         patience: int = 5,
+        early_stopping: str = "loss",
         validation_fraction: float = 0.1,
         n_samples: int = 32,
         temperature: float = 1.0,
@@ -179,6 +184,7 @@ class TextToTextRegressor(CostRegressor):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.patience = patience
+        self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_samples = n_samples
         self.temperature = temperature
@@ -231,6 +237,7 @@ class TextToTextRegressor(CostRegressor):
             learning_rate=float(self.learning_rate),
             weight_decay=float(self.weight_decay),
             patience=self.patience,
+            early_stopping=self.early_stopping,
             validation_fraction=float(self.validation_fraction),
             vocab_size=self.vocab_size,
             seed=self.random_state,

@@ -81,7 +81,11 @@ class TrainOptions:
         learning_rate: Peak AdamW learning rate (after a linear warm-up, then cosine decay).
         weight_decay: AdamW weight decay.
         warmup_fraction: Share of the steps spent warming up.
-        patience: Stop after this many epochs without a better validation loss.
+        patience: Stop after this many epochs without a better validation score.
+        early_stopping: The validation score: ``"loss"``, the token cross-entropy; ``"error"``,
+            the mean absolute error of greedy predictions in target space (slower per epoch:
+            it decodes the validation rows). The cross-entropy can rise while the decoded
+            values still improve, so ``"loss"`` may stop while the model still underfits.
         validation_fraction: Rows held aside for early stopping (none below 20 rows).
         vocab_size: Largest subword vocabulary.
         seed: Seed of initialization, shuffling, dropout and the validation split.
@@ -94,10 +98,18 @@ class TrainOptions:
     weight_decay: float = 0.01
     warmup_fraction: float = 0.05
     patience: int = 5
+    early_stopping: str = "loss"
     validation_fraction: float = 0.1
     vocab_size: int = 1024
     seed: int = 0
     progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.early_stopping not in ("loss", "error"):
+            raise InvalidInputError(
+                f"early_stopping must be 'loss' or 'error', not {self.early_stopping!r}",
+                field="early_stopping",
+            )
 
 
 class TextRegressionModel:
@@ -217,7 +229,12 @@ class TextRegressionModel:
                 logits.reshape(-1, logits.shape[-1]), tgt_t[index].reshape(-1)
             )
 
-        history: dict[str, Any] = {"train_loss": [], "val_loss": [], "best_epoch": 0}
+        history: dict[str, Any] = {
+            "train_loss": [],
+            "val_loss": [],
+            "val_error": [],
+            "best_epoch": 0,
+        }
         best, best_state, stale = math.inf, None, 0
         bar = _progress(options.progress, options.epochs)
         for epoch in range(options.epochs):
@@ -240,16 +257,20 @@ class TextRegressionModel:
                         float(loss_of(val_idx[b : b + 256])) * len(val_idx[b : b + 256])
                         for b in range(0, n_val, 256)
                     ]
-                score = sum(val) / n_val
+                history["val_loss"].append(sum(val) / n_val)
+                score = history["val_loss"][-1]
+                if options.early_stopping == "error":
+                    score = self._validation_error(src[val_idx], Z[val_idx])
+                    history["val_error"].append(score)
             else:
                 score = history["train_loss"][-1]
-            history["val_loss"].append(score)
+                history["val_loss"].append(score)
             if score < best - 1e-4:
                 best, stale, history["best_epoch"] = score, 0, epoch
                 best_state = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
             else:
                 stale += 1
-            bar(epoch, history["train_loss"][-1], score)
+            bar(epoch, history["train_loss"][-1], history["val_loss"][-1])
             if stale >= options.patience:
                 break
         bar(None, 0.0, 0.0)
@@ -261,6 +282,21 @@ class TextRegressionModel:
         history["truncated_rows"] = truncated
         history["n_parameters"] = self.network.n_parameters()
         self.history = history
+
+    def _validation_error(self, src: np.ndarray, Z: np.ndarray) -> float:
+        """Mean absolute error, in the space of ``Z``, of greedy predictions of encoded inputs.
+
+        Early stopping watches this rather than the token cross-entropy, which can rise while
+        the decoded values still improve (a model growing over-confident on some digits).
+        """
+        numbers = self.config.numbers()
+        out = np.empty(Z.shape)
+        for begin in range(0, len(src), _SAMPLE_BATCH):
+            chunk = torch.as_tensor(src[begin : begin + _SAMPLE_BATCH])
+            width = int((chunk != 0).sum(dim=1).max().clamp(min=1))
+            ids = sample_ids(self.network, chunk[:, :width], n_samples=1, temperature=0.0)
+            out[begin : begin + len(chunk)] = numbers.decode(ids[:, 0])
+        return float(np.mean(np.abs(self._from_v(out) - Z)))
 
     # ---- inference ------------------------------------------------------------------------
     def sample(

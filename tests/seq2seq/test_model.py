@@ -86,3 +86,29 @@ def test_targets_outside_the_training_range_are_represented():
     numbers = config.numbers()
     back = model._from_v(numbers.decode(numbers.encode(model._to_v(outside))))
     np.testing.assert_allclose(back, outside, atol=0.01)
+
+
+def test_early_stopping_keeps_the_epoch_of_least_greedy_validation_error(zeus_text):
+    X, epoch_time, _ = zeus_text
+    texts, Z = list(X[:200, 0]), np.log(epoch_time[:200])[:, None]
+    options = TrainOptions(
+        epochs=5, learning_rate=5e-3, vocab_size=256, patience=10, early_stopping="error"
+    )
+    with torch_threads(1):
+        model = TextRegressionModel.fit(texts, Z, architecture=ARCHITECTURE, options=options)
+    history = model.history
+    assert len(history["val_error"]) == len(history["val_loss"]) == history["epochs_run"] == 5
+    best = history["best_epoch"]
+    assert history["val_error"][best] <= min(history["val_error"]) + 1e-4
+    # the kept weights are those of that epoch: their greedy error on the validation rows
+    # (the trainer's split: the first 10% of a permutation seeded with options.seed)
+    val = np.sort(np.random.default_rng(options.seed).permutation(200)[:20])
+    greedy = model.sample([texts[i] for i in val], n_samples=1, temperature=0.0)[:, 0]
+    error = float(np.mean(np.abs(greedy - Z[val])))
+    assert error == pytest.approx(history["val_error"][best], rel=1e-6, abs=1e-9)
+
+
+def test_the_default_early_stopping_watches_the_loss_and_a_bad_name_is_refused():
+    assert TrainOptions().early_stopping == "loss"
+    with pytest.raises(InvalidInputError, match="early_stopping"):
+        TrainOptions(early_stopping="mape")
