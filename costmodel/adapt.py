@@ -180,7 +180,8 @@ def adapt_model(
 
     Raises:
         InvalidInputError: Unknown or missing columns, several devices, a known device, no rows
-            to work from, fewer than two source devices with no target rows.
+            to work from, a source model that knows no device. (One or two source devices and
+            too few target rows are not an error: the interval is unbounded and says so.)
         UnknownTargetError: A target column the source model does not predict.
     """
     model._check_fitted()
