@@ -289,14 +289,8 @@ class TextRegressionModel:
         Early stopping watches this rather than the token cross-entropy, which can rise while
         the decoded values still improve (a model growing over-confident on some digits).
         """
-        numbers = self.config.numbers()
-        out = np.empty(Z.shape)
-        for begin in range(0, len(src), _SAMPLE_BATCH):
-            chunk = torch.as_tensor(src[begin : begin + _SAMPLE_BATCH])
-            width = int((chunk != 0).sum(dim=1).max().clamp(min=1))
-            ids = sample_ids(self.network, chunk[:, :width], n_samples=1, temperature=0.0)
-            out[begin : begin + len(chunk)] = numbers.decode(ids[:, 0])
-        return float(np.mean(np.abs(self._from_v(out) - Z)))
+        greedy = self._sample_encoded(src, n_samples=1, temperature=0.0)[:, 0]
+        return float(np.mean(np.abs(greedy - Z)))
 
     # ---- inference ------------------------------------------------------------------------
     def sample(
@@ -315,8 +309,20 @@ class TextRegressionModel:
         batched by token length to keep padding short.
         """
         src, _ = self.tokenizer.encode(texts, max_length=self.config.max_length)
+        return self._sample_encoded(
+            src, n_samples=n_samples, temperature=temperature, seeds=text_seeds(texts, seed)
+        )
+
+    def _sample_encoded(
+        self,
+        src: np.ndarray,
+        *,
+        n_samples: int,
+        temperature: float,
+        seeds: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """:meth:`sample` on token ids ``src`` (one seed per row; default ``sample_ids``')."""
         numbers = self.config.numbers()
-        seeds = text_seeds(texts, seed)
         rows = max(1, _SAMPLE_BATCH // n_samples)
         order = np.argsort((src != 0).sum(axis=1), kind="stable")
         out = np.empty((len(src), n_samples, self.config.n_targets))
@@ -330,7 +336,7 @@ class TextRegressionModel:
                 chunk[:, :width],
                 n_samples=n_samples,
                 temperature=temperature,
-                seeds=seeds[index].tolist(),
+                seeds=None if seeds is None else seeds[index].tolist(),
             )
             out[index] = numbers.decode(ids)
         return self._from_v(out)
