@@ -31,6 +31,10 @@ class Seq2SeqConfig:
             ``[1.25, 9.75]`` (:mod:`costmodel.seq2seq.trainer`), so ``[-1, 1]`` leaves room for
             about ten training ranges on either side while a wrong exponent cannot produce an
             absurd sample.
+        sum_memory: Append to the encoder's output one more memory slot, a learned projection
+            of the sum of the encoded tokens. Cross-attention returns weighted averages, which
+            cannot tell one instance of a part from five; the sum can (a loop's load on a
+            resource grows with every instruction that uses it).
     """
 
     vocab_size: int
@@ -45,6 +49,7 @@ class Seq2SeqConfig:
     mantissa_digits: int = 4
     min_exponent: int = -1
     max_exponent: int = 1
+    sum_memory: bool = False
 
     def __post_init__(self) -> None:
         positive = (
@@ -55,6 +60,8 @@ class Seq2SeqConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.sum_memory, bool):
+            raise InvalidInputError(f"sum_memory must be true or false, got {self.sum_memory!r}")
         if self.d_model % self.n_heads:
             raise InvalidInputError(f"n_heads={self.n_heads} must divide d_model={self.d_model}")
         if not 0.0 <= self.dropout < 1.0:

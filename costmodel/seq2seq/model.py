@@ -14,6 +14,9 @@ if TYPE_CHECKING:  # the config builds the model (``Seq2SeqConfig.make_model``),
 
 __all__ = ["MemoryCache", "SelfAttentionCache", "Seq2SeqTransformer"]
 
+#: The summed memory slot (``Seq2SeqConfig.sum_memory``) is divided by this many tokens.
+_SUM_SCALE = 32.0
+
 
 @dataclass
 class MemoryCache:
@@ -109,6 +112,7 @@ class Seq2SeqTransformer(nn.Module):
             norm=nn.LayerNorm(d),
         )
         self.head = nn.Linear(d, n_number_tokens)
+        self.sum_proj = nn.Linear(d, d) if config.sum_memory else None
         self.register_buffer(
             "causal_mask",
             torch.triu(torch.ones(config.target_length, config.target_length, dtype=torch.bool), 1),
@@ -133,11 +137,21 @@ class Seq2SeqTransformer(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encode ``(B, S)`` ids; return the memory ``(B, S, d)`` and its padding mask."""
+        """Encode ``(B, S)`` ids; return the memory ``(B, S, d)`` and its padding mask.
+
+        With ``config.sum_memory`` the memory has one more slot, ``(B, S + 1, d)``: the
+        projected sum of the encoded tokens (divided by ``_SUM_SCALE`` to keep it near unit
+        size for inputs of tens of tokens).
+        """
         padding = src == 0
         positions = torch.arange(src.shape[1], device=src.device)
         x = self.src_embed(src) + self.src_pos(positions)[None]
-        return self.encoder(x, src_key_padding_mask=padding), padding
+        memory = self.encoder(x, src_key_padding_mask=padding)
+        if self.sum_proj is None:
+            return memory, padding
+        total = (memory * (~padding)[..., None]).sum(dim=1, keepdim=True) / _SUM_SCALE
+        memory = torch.cat([memory, self.sum_proj(total)], dim=1)
+        return memory, torch.cat([padding, padding.new_zeros(padding.shape[0], 1)], dim=1)
 
     def decode(
         self, tgt_in: torch.Tensor, memory: torch.Tensor, padding: torch.Tensor

@@ -40,7 +40,7 @@ _DIFFICULTY = "sample MAD + calibration median"
 
 _ARCHITECTURE = (
     "d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "d_ff", "dropout",
-    "max_length", "mantissa_digits",
+    "max_length", "mantissa_digits", "sum_memory",
 )  # fmt: skip
 
 
@@ -90,6 +90,9 @@ class TextToTextRegressor(CostRegressor):
         dropout: Dropout rate.
         max_length: Longest input in tokens (longer texts are truncated).
         mantissa_digits: Digits decoded per number.
+        sum_memory: Give the decoder the sum of the encoded tokens besides the tokens
+            themselves (see :class:`~costmodel.seq2seq.config.Seq2SeqConfig`); for targets that
+            add up over the parts of the input, such as a loop's cycles.
         vocab_size: Largest subword vocabulary.
         epochs: Most training epochs (early stopping on a validation split).
         batch_size: Rows per step.
@@ -100,6 +103,9 @@ class TextToTextRegressor(CostRegressor):
             cross-entropy) or ``"error"`` (greedy predictions' mean absolute error in target
             space; fits the training rows better, see the trainer's ``TrainOptions``).
         validation_fraction: Share of training rows for early stopping.
+        shuffle_segments: The separator of a text's parts when their order carries nothing
+            (``" ; "`` between the instructions of the ``instructions`` featurizer's text):
+            training then reads the parts in a new random order every epoch. ``None``: off.
         n_samples: Samples drawn per prediction.
         temperature: Sampling temperature (0: greedy, no spread).
         log_target: Model ``log(y)``.
@@ -125,6 +131,7 @@ class TextToTextRegressor(CostRegressor):
         "dropout": (numbers.Real, 0.0, 0.9, None),
         "max_length": (numbers.Integral, 8, 8192, None),
         "mantissa_digits": (numbers.Integral, 1, 8, None),
+        "sum_memory": (bool, None, None, None),
         "vocab_size": (numbers.Integral, 16, 1 << 17, None),
         "epochs": (numbers.Integral, 1, 10_000, None),
         "batch_size": (numbers.Integral, 1, 1 << 16, None),
@@ -133,12 +140,13 @@ class TextToTextRegressor(CostRegressor):
         "patience": (numbers.Integral, 1, 10_000, None),
         "early_stopping": (str, None, None, ("loss", "error")),
         "validation_fraction": (numbers.Real, 0.0, 0.5, None),
+        "shuffle_segments": (str, None, None, None),
         "n_samples": (numbers.Integral, 1, 4096, None),
         "temperature": (numbers.Real, 0.0, 10.0, None),
         "progress": (bool, None, None, None),
         "n_threads": (numbers.Integral, 1, 1024, None),
     }
-    _nullable: ClassVar[frozenset[str]] = frozenset({"n_threads"})
+    _nullable: ClassVar[frozenset[str]] = frozenset({"n_threads", "shuffle_segments"})
 
     def __init__(
         self,
@@ -151,6 +159,7 @@ class TextToTextRegressor(CostRegressor):
         dropout: float = 0.1,
         max_length: int = 512,
         mantissa_digits: int = 4,
+        sum_memory: bool = False,
         vocab_size: int = 1024,
         epochs: int = 30,
         batch_size: int = 32,
@@ -159,6 +168,7 @@ class TextToTextRegressor(CostRegressor):
         patience: int = 5,
         early_stopping: str = "loss",
         validation_fraction: float = 0.1,
+        shuffle_segments: str | None = None,
         n_samples: int = 32,
         temperature: float = 1.0,
         log_target: bool = True,
@@ -178,6 +188,7 @@ class TextToTextRegressor(CostRegressor):
         self.dropout = dropout
         self.max_length = max_length
         self.mantissa_digits = mantissa_digits
+        self.sum_memory = sum_memory
         self.vocab_size = vocab_size
         self.epochs = epochs
         self.batch_size = batch_size
@@ -186,6 +197,7 @@ class TextToTextRegressor(CostRegressor):
         self.patience = patience
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.shuffle_segments = shuffle_segments
         self.n_samples = n_samples
         self.temperature = temperature
         self.log_target = log_target
@@ -239,6 +251,7 @@ class TextToTextRegressor(CostRegressor):
             patience=self.patience,
             early_stopping=self.early_stopping,
             validation_fraction=float(self.validation_fraction),
+            shuffle_segments=self.shuffle_segments,
             vocab_size=self.vocab_size,
             seed=self.random_state,
             progress=self.progress,

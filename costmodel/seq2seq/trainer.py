@@ -87,6 +87,12 @@ class TrainOptions:
             it decodes the validation rows). The cross-entropy can rise while the decoded
             values still improve, so ``"loss"`` may stop while the model still underfits.
         validation_fraction: Rows held aside for early stopping (none below 20 rows).
+        shuffle_segments: Where the target does not depend on the order of the parts of a text
+            (an instruction sequence's throughput, a set of flags), the string that separates
+            those parts (``" ; "``): every epoch then reads each training text with its parts
+            in a new random order, so the network learns that the order carries nothing.
+            ``None`` (default): texts are read as given. Validation and prediction read the
+            texts as given.
         vocab_size: Largest subword vocabulary.
         seed: Seed of initialization, shuffling, dropout and the validation split.
         progress: Show a progress bar.
@@ -100,11 +106,20 @@ class TrainOptions:
     patience: int = 5
     early_stopping: str = "loss"
     validation_fraction: float = 0.1
+    shuffle_segments: str | None = None
     vocab_size: int = 1024
     seed: int = 0
     progress: bool = False
 
     def __post_init__(self) -> None:
+        if self.shuffle_segments is not None and not (
+            isinstance(self.shuffle_segments, str) and self.shuffle_segments.strip()
+        ):
+            raise InvalidInputError(
+                "shuffle_segments must be a separator string with a visible character (such "
+                f"as ' ; ') or None, not {self.shuffle_segments!r}",
+                field="shuffle_segments",
+            )
         if self.early_stopping not in ("loss", "error"):
             raise InvalidInputError(
                 f"early_stopping must be 'loss' or 'error', not {self.early_stopping!r}",
@@ -202,6 +217,11 @@ class TextRegressionModel:
         val_idx, train_idx = np.sort(order[:n_val]), order[n_val:]
         mask = torch.as_tensor(numbers.allowed_mask(self.config.n_targets))
         src_t, tgt_t, tgt_in_t = (torch.as_tensor(a) for a in (src, tgt, tgt_in))
+        segments = (
+            [t.split(options.shuffle_segments) for t in texts]
+            if options.shuffle_segments is not None
+            else None
+        )
         steps_per_epoch = max(1, math.ceil(len(train_idx) / options.batch_size))
         total = steps_per_epoch * options.epochs
         warmup = max(1, int(options.warmup_fraction * total))
@@ -239,6 +259,11 @@ class TextRegressionModel:
         bar = _progress(options.progress, options.epochs)
         for epoch in range(options.epochs):
             self.network.train()
+            if segments is not None and epoch > 0:  # the first epoch reads the texts as given
+                shuffled = self._shuffled(segments, options.shuffle_segments, src.shape[1], rng)
+                shuffled[val_idx] = 0  # validation reads the texts as given
+                shuffled[val_idx, : src.shape[1]] = src[val_idx]
+                src_t = torch.as_tensor(shuffled)
             perm = rng.permutation(train_idx)
             losses = []
             for begin in range(0, len(perm), options.batch_size):
@@ -282,6 +307,18 @@ class TextRegressionModel:
         history["truncated_rows"] = truncated
         history["n_parameters"] = self.network.n_parameters()
         self.history = history
+
+    def _shuffled(
+        self, segments: list[list[str]], separator: str, width: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Token ids ``(n, width)`` of every text with its segments in a random order."""
+        texts = [
+            separator.join(parts[i] for i in rng.permutation(len(parts))) for parts in segments
+        ]
+        ids, _ = self.tokenizer.encode(texts, max_length=self.config.max_length)
+        out = np.zeros((len(ids), max(width, ids.shape[1])), dtype=np.int64)
+        out[:, : ids.shape[1]] = ids
+        return out
 
     def _validation_error(self, src: np.ndarray, Z: np.ndarray) -> float:
         """Mean absolute error, in the space of ``Z``, of greedy predictions of encoded inputs.
