@@ -3,6 +3,13 @@ judged on real data in benchmarks/ and in tests that use the bundled real datase
 
 from __future__ import annotations
 
+import os
+
+# OpenMP threads (XGBoost, torch) that finish a parallel region spin while waiting for the next
+# by default; on a host whose cores are busy with other work that slows the suite many times
+# over. Set before any OpenMP library loads; an explicit setting in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import pandas as pd
 import pytest
