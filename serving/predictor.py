@@ -22,10 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from costmodel.exceptions import ModelFormatError
 from costmodel.prediction import Prediction
 from costmodel.serving.sources import ModelSource, resolve_source
 
 __all__ = ["Predictor", "pin_threads"]
+
+#: Loads one reload tries before giving up on a source that changes while it is loaded.
+_LOAD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,13 @@ class Predictor:
         it failed), so a caller can tell which source state a failure belongs to even if the
         source changes again while it handles the error.
 
+        A load is served only if the fingerprint read after it equals the one read before: a
+        source that changed while loading may have given either state, so the state it changed
+        to is loaded instead (it may be the served one again: nothing new), a few times at most.
+
         Raises:
-            ModelFormatError: The changed model cannot be loaded (the old one stays served).
+            ModelFormatError: The changed model cannot be loaded, or kept changing while it was
+                loaded (the old one stays served).
         """
         if self.source is None:
             return False
@@ -108,12 +117,19 @@ class Predictor:
             self.attempted_fingerprint = None
             fingerprint = self.source.fingerprint()
             self.attempted_fingerprint = fingerprint
-            if fingerprint == self._loaded.fingerprint:
-                return False
-            model = self.source.load()
-            # The directory may have changed again while loading; the next poll catches it.
-            self._loaded = self._prepare(model, fingerprint)
-            return True
+            for _ in range(_LOAD_ATTEMPTS):
+                if fingerprint == self._loaded.fingerprint:
+                    return False
+                model = self.source.load()
+                after = self.source.fingerprint()
+                if after == fingerprint:
+                    self._loaded = self._prepare(model, fingerprint)
+                    return True
+                fingerprint = self.attempted_fingerprint = after
+            raise ModelFormatError(
+                f"{self.source.uri}: the model changed while it was being loaded, "
+                f"{_LOAD_ATTEMPTS} times in a row; still serving {self.version}"
+            )
 
     def info(self) -> dict[str, Any]:
         """JSON-ready description: name, version, source, targets, inputs and model facts."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from costmodel import plugins
-from costmodel.exceptions import InvalidInputError, UnknownTargetError
+from costmodel.exceptions import InvalidInputError, ModelFormatError, UnknownTargetError
 from costmodel.serving import Predictor, register_scheme
 from costmodel.serving.sources import DirectorySource, resolve_source
 
@@ -119,6 +119,37 @@ def test_a_failed_reload_names_the_state_it_read_even_if_the_source_moves_on(mod
         predictor.reload_if_changed()
     assert predictor.attempted_fingerprint == broken != predictor.source.fingerprint()
     assert predictor.reload_if_changed() is False  # back to the served state: nothing to load
+    assert len(predictor.predict(records)) == len(records)
+
+
+def test_a_load_is_served_under_the_state_it_read_not_the_state_read_before(model_dir, records):
+    predictor = Predictor(model_dir)
+    served = predictor.version
+    meta = model_dir / "meta.json"
+    good = meta.read_bytes()
+    meta.write_bytes(b"{ broken")
+    load = predictor.source.load
+
+    def repair_then_load():  # repaired after the poll read the broken state, before loading
+        meta.write_bytes(good)
+        return load()
+
+    predictor.source.load = repair_then_load
+    assert predictor.reload_if_changed() is False  # what it loaded is the served state
+    assert predictor.version == served
+    assert predictor.attempted_fingerprint == predictor.source.fingerprint()
+    assert len(predictor.predict(records)) == len(records)
+
+
+def test_a_source_that_keeps_changing_while_loading_is_not_served(model_dir, records):
+    predictor = Predictor(model_dir)
+    served = predictor.version
+    states = iter(range(100))
+    predictor.source.fingerprint = lambda: f"state {next(states)}"
+    with pytest.raises(ModelFormatError, match="changed while it was being loaded, 3 times"):
+        predictor.reload_if_changed()
+    assert predictor.version == served
+    assert predictor.attempted_fingerprint == "state 3"  # the last state read
     assert len(predictor.predict(records)) == len(records)
 
 
