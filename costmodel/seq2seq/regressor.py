@@ -17,7 +17,11 @@ each end and was no narrower than constant-width intervals. ``predict_samples`` 
 themselves.
 
 Fitting trains one network (``refit=False``) or two (``refit=True``: once without the calibration
-rows, then on all rows); ``group_folds`` > 1 trains one per fold, which is slow.
+rows, then on all rows); ``group_folds`` > 1 trains one per fold, which is slow. ``n_members`` > 1
+trains that many networks from seeds ``random_state, random_state + 1, ...`` (``n_jobs`` of them at
+once, in separate processes) and pools their samples: the point estimate is the median of all
+members' draws and the difficulty their spread, so a prediction costs ``n_members`` samplings.
+Member 0 is the network a single-member model trains, saved under the same file names.
 """
 
 from __future__ import annotations
@@ -44,12 +48,31 @@ _ARCHITECTURE = (
 )  # fmt: skip
 
 
-class _Fitted:
-    """A trained :class:`TextRegressionModel` plus a per-thread cache of the last samples, so
-    ``_predict_point`` and ``_difficulty`` on the same rows sample once."""
+def _train_member(
+    texts: list[str],
+    z: np.ndarray,
+    architecture: dict[str, Any],
+    options: Any,
+    n_threads: int | None,
+) -> Any:
+    """Train one member network (module level, so worker processes can run it)."""
+    from costmodel.seq2seq.trainer import TextRegressionModel, torch_threads
 
-    def __init__(self, model: Any) -> None:
-        self.model = model
+    with torch_threads(n_threads):
+        return TextRegressionModel.fit(texts, z, architecture=architecture, options=options)
+
+
+def _member_stem(stem: str, member: int) -> str:
+    """File stem of a member network: member 0 keeps the single-network names."""
+    return stem if member == 0 else f"{stem}.member{member}"
+
+
+class _Fitted:
+    """Trained :class:`TextRegressionModel` members plus a per-thread cache of the last samples,
+    so ``_predict_point`` and ``_difficulty`` on the same rows sample once."""
+
+    def __init__(self, models: list[Any]) -> None:
+        self.models = list(models)
         self._local = threading.local()
 
     def samples(
@@ -62,7 +85,8 @@ class _Fitted:
         n_threads: int | None,
         cache: bool = True,
     ) -> np.ndarray:
-        """Samples ``(n, n_samples)`` of the single target, in the model's target space."""
+        """Samples ``(n, n_members * n_samples)`` of the single target, in the model's target
+        space: ``n_samples`` per member, member ``k`` drawing with seed ``seed + k``."""
         from costmodel.seq2seq.trainer import torch_threads
 
         key = (tuple(texts.tolist()), n_samples, temperature, seed)
@@ -70,9 +94,15 @@ class _Fitted:
         if cache and cached is not None and cached[0] == key:
             return cached[1]
         with torch_threads(n_threads):
-            draws = self.model.sample(
-                list(texts), n_samples=n_samples, temperature=temperature, seed=seed
-            )[..., 0]
+            draws = np.concatenate(
+                [
+                    model.sample(
+                        list(texts), n_samples=n_samples, temperature=temperature, seed=seed + k
+                    )[..., 0]
+                    for k, model in enumerate(self.models)
+                ],
+                axis=1,
+            )
         if cache:
             self._local.entry = (key, draws)
         return draws
@@ -106,7 +136,11 @@ class TextToTextRegressor(CostRegressor):
         shuffle_segments: The separator of a text's parts when their order carries nothing
             (``" ; "`` between the instructions of the ``instructions`` featurizer's text):
             training then reads the parts in a new random order every epoch. ``None``: off.
-        n_samples: Samples drawn per prediction.
+        n_samples: Samples drawn per prediction (per member).
+        n_members: Networks trained from consecutive seeds whose samples are pooled (an
+            ensemble: steadier points, at ``n_members`` times the training and prediction cost).
+        n_jobs: Members trained at once, each in its own process (progress bars are shown only
+            when members train one after another).
         temperature: Sampling temperature (0: greedy, no spread).
         log_target: Model ``log(y)``.
         calibration_fraction: Share of rows held aside for conformal calibration.
@@ -142,6 +176,8 @@ class TextToTextRegressor(CostRegressor):
         "validation_fraction": (numbers.Real, 0.0, 0.5, None),
         "shuffle_segments": (str, None, None, None),
         "n_samples": (numbers.Integral, 1, 4096, None),
+        "n_members": (numbers.Integral, 1, 64, None),
+        "n_jobs": (numbers.Integral, 1, 1024, None),
         "temperature": (numbers.Real, 0.0, 10.0, None),
         "progress": (bool, None, None, None),
         "n_threads": (numbers.Integral, 1, 1024, None),
@@ -170,6 +206,8 @@ class TextToTextRegressor(CostRegressor):
         validation_fraction: float = 0.1,
         shuffle_segments: str | None = None,
         n_samples: int = 32,
+        n_members: int = 1,
+        n_jobs: int = 1,
         temperature: float = 1.0,
         log_target: bool = True,
         calibration_fraction: float = 0.2,
@@ -199,6 +237,8 @@ class TextToTextRegressor(CostRegressor):
         self.validation_fraction = validation_fraction
         self.shuffle_segments = shuffle_segments
         self.n_samples = n_samples
+        self.n_members = n_members
+        self.n_jobs = n_jobs
         self.temperature = temperature
         self.log_target = log_target
         self.calibration_fraction = calibration_fraction
@@ -241,28 +281,41 @@ class TextToTextRegressor(CostRegressor):
 
     # ---- CostRegressor hooks --------------------------------------------------------------
     def _fit_point(self, X: np.ndarray, z: np.ndarray) -> _Fitted:
-        from costmodel.seq2seq.trainer import TextRegressionModel, TrainOptions, torch_threads
+        from costmodel.seq2seq.trainer import TrainOptions
 
-        options = TrainOptions(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=float(self.learning_rate),
-            weight_decay=float(self.weight_decay),
-            patience=self.patience,
-            early_stopping=self.early_stopping,
-            validation_fraction=float(self.validation_fraction),
-            shuffle_segments=self.shuffle_segments,
-            vocab_size=self.vocab_size,
-            seed=self.random_state,
-            progress=self.progress,
-        )
+        at_once = min(self.n_jobs, self.n_members)
+
+        def options(member: int) -> TrainOptions:
+            return TrainOptions(
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                learning_rate=float(self.learning_rate),
+                weight_decay=float(self.weight_decay),
+                patience=self.patience,
+                early_stopping=self.early_stopping,
+                validation_fraction=float(self.validation_fraction),
+                shuffle_segments=self.shuffle_segments,
+                vocab_size=self.vocab_size,
+                seed=self.random_state + member,
+                progress=self.progress and at_once == 1,
+            )
+
         architecture = {name: getattr(self, name) for name in _ARCHITECTURE}
         architecture["dropout"] = float(architecture["dropout"])
-        with torch_threads(self.n_threads):
-            model = TextRegressionModel.fit(
-                list(X[:, 0]), z, architecture=architecture, options=options
+        texts = list(X[:, 0])
+        if at_once == 1:
+            models = [
+                _train_member(texts, z, architecture, options(k), self.n_threads)
+                for k in range(self.n_members)
+            ]
+        else:
+            from joblib import Parallel, delayed
+
+            models = Parallel(n_jobs=at_once, backend="loky")(
+                delayed(_train_member)(texts, z, architecture, options(k), self.n_threads or 1)
+                for k in range(self.n_members)
             )
-        return _Fitted(model)
+        return _Fitted(models)
 
     def _draws(self, model: _Fitted, X: np.ndarray) -> np.ndarray:
         return model.samples(
@@ -286,7 +339,10 @@ class TextToTextRegressor(CostRegressor):
     def _save_model(
         self, model: _Fitted, difficulty_model: Any, directory: Path, stem: str
     ) -> list[str]:
-        return model.model.save(directory, stem)
+        files: list[str] = []
+        for k, member in enumerate(model.models):
+            files += member.save(directory, _member_stem(stem, k))
+        return files
 
     def save_payload(self, directory: Path, stem: str) -> dict[str, Any]:
         """As :meth:`CostRegressor.save_payload`, naming the difficulty the calibration used."""
@@ -308,11 +364,16 @@ class TextToTextRegressor(CostRegressor):
     def _load_model(self, directory: Path, stem: str) -> tuple[Any, Any]:
         from costmodel.seq2seq.trainer import TextRegressionModel
 
-        return _Fitted(TextRegressionModel.load(directory, stem)), None
+        members = [
+            TextRegressionModel.load(directory, _member_stem(stem, k))
+            for k in range(self.n_members)
+        ]
+        return _Fitted(members), None
 
     # ---- extras ---------------------------------------------------------------------------
     def predict_samples(self, X: Any, *, n_samples: int | None = None) -> np.ndarray:
-        """Sampled predictions ``(n, n_samples)`` in target units (before calibration)."""
+        """Sampled predictions ``(n, n_members * n_samples)`` in target units (before
+        calibration): each member's ``n_samples`` draws, member 0's first."""
         X = self._check_X_predict(X)
         draws = self.model_.samples(
             X[:, 0],
@@ -326,6 +387,10 @@ class TextToTextRegressor(CostRegressor):
 
     @property
     def training_history(self) -> dict[str, Any]:
-        """Per-epoch losses, best epoch, parameter count and seconds of the final network."""
+        """Per-epoch losses, best epoch, parameter count and seconds of the final network
+        (member 0; with several members, ``"members"`` lists every member's history)."""
         check_is_fitted(self, "model_")
-        return dict(self.model_.model.history)
+        history = dict(self.model_.models[0].history)
+        if len(self.model_.models) > 1:
+            history["members"] = [dict(m.history) for m in self.model_.models]
+        return history
