@@ -53,13 +53,15 @@ TARGET = "iteration_cycles"
 REFERENCES = {"iaca_cycles": "IACA", "llvm_mca_cycles": "llvm-mca", "ithemal_cycles": "Ithemal"}
 #: The text-to-text model's settings for instruction texts: the order of a sequence's
 #: instructions carries nothing (shuffled every epoch), cycles add up over them (the summed
-#: memory slot), and early stopping watches the decoded error, not the token loss.
+#: memory slot), early stopping watches the decoded error, not the token loss, and four
+#: networks from consecutive seeds pool their samples (``--n-jobs`` of them train at once).
 SEQ2SEQ_PARAMS: dict[str, Any] = {
     "shuffle_segments": " ; ",
     "sum_memory": True,
     "early_stopping": "error",
     "epochs": 60,
     "patience": 10,
+    "n_members": 4,
 }
 #: Models run only on some splits (the rest run on every split).
 ONLY_SPLITS: dict[str, tuple[str, ...]] = {"xgboost-ipc": ("random",)}
@@ -112,7 +114,8 @@ def make_models(
                 **SEQ2SEQ_PARAMS,
                 "refit": refit,
                 "random_state": seed,
-                "n_threads": n_jobs,
+                "n_jobs": n_jobs,
+                "n_threads": max(1, n_jobs // min(n_jobs, SEQ2SEQ_PARAMS["n_members"])),
             },
         )
 
