@@ -26,7 +26,7 @@ from __future__ import annotations
 import numbers
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -36,6 +36,9 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from costmodel.conformal import SplitConformalCalibrator, check_coverage
 from costmodel.exceptions import InvalidInputError, ModelFormatError
+
+if TYPE_CHECKING:
+    from costmodel.schema import TargetSpec
 
 __all__ = ["MIN_TRAINING_ROWS", "CostRegressor"]
 
@@ -99,6 +102,14 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
     @abstractmethod
     def _load_model(self, directory: Path, stem: str) -> tuple[Any, Any]:
         """Read what :meth:`_save_model` wrote; return ``(model, difficulty_model)``."""
+
+    def adopt_target(self, spec: TargetSpec) -> None:
+        """Take the settings that modelling target ``spec`` implies and the user left open
+        (:class:`~costmodel.model.CostModel` calls it before :meth:`fit`; this one takes none).
+
+        Raises:
+            InvalidInputError: The regressor cannot model this target.
+        """
 
     # ---- parameter checks -----------------------------------------------------------------
     def _check_params(self) -> None:

@@ -178,6 +178,8 @@ class CostModel(BaseEstimator):
             regressor = self._make_regressor()
             if "log_target" in regressor.get_params() and not self._user_set_log_target():
                 regressor.set_params(log_target=spec.log_scale)
+            if hasattr(regressor, "adopt_target"):
+                regressor.adopt_target(spec)
             y = frame[target].to_numpy(dtype=np.float64)
             regressors[target] = regressor.fit(X, y, groups=group_labels)
         self.featurizer_ = featurizer

@@ -19,10 +19,12 @@ averaged in log space; their spread is the difficulty that split conformal calib
 (:mod:`costmodel.conformal`) scales into intervals of the promised coverage.
 
 ``predicts="ipc"`` models instructions per cycle instead (the same network; ``ipc = length /
-cycles``). ``warm_start=True`` fine-tunes a fitted model on new rows (for example a few
-measurements of another CPU of the same ISA): forms and part tokens new to it are appended to its
-vocabularies, every member starts from its fitted weights and ``prior_strength`` pulls the weights
-towards them.
+cycles``); left at ``None``, :class:`~costmodel.model.CostModel` sets it from the target's unit
+(``ipc`` or ``cycles``; any other target is refused), and a regressor fitted alone predicts
+cycles. ``warm_start=True`` fine-tunes a fitted model on new rows (for example a few measurements
+of another CPU of the same ISA): forms and part tokens new to it are appended to its
+vocabularies, every member starts from its fitted weights and ``prior_strength`` pulls the
+weights towards them.
 
 Fitting trains ``n_members`` networks once (``refit=False``) or twice (``refit=True``: without the
 calibration rows, then on all rows), each by full-batch Adam on one torch thread.
@@ -41,6 +43,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from costmodel.base import CostRegressor
 from costmodel.exceptions import InvalidInputError, ModelFormatError
+from costmodel.schema import TargetSpec
 from costmodel.throughput.parts import (
     SequenceBatch,
     encode_rows,
@@ -129,7 +132,9 @@ class ThroughputRegressor(CostRegressor):
             prediction uses.
         n_members: Networks from different seeds, averaged in log space (their spread is the
             interval difficulty).
-        predicts: ``"cycles"`` (cycles per iteration) or ``"ipc"`` (instructions per cycle).
+        predicts: ``"cycles"`` (cycles per iteration) or ``"ipc"`` (instructions per cycle);
+            ``None``: from the target's unit inside a :class:`~costmodel.model.CostModel`,
+            else cycles.
         warm_start: Fine-tune the already fitted model on the new rows instead of starting anew.
         prior_strength: With ``warm_start``, L2 pull of the weights towards the fitted ones.
         log_target: Model ``log(y)`` (the network works in log cycles; keep ``True``).
@@ -164,7 +169,9 @@ class ThroughputRegressor(CostRegressor):
         "prior_strength": (numbers.Real, 0.0, 1e6, None),
         "n_threads": (numbers.Integral, 1, 1024, None),
     }
-    _nullable: ClassVar[frozenset[str]] = frozenset({"n_threads"})
+    _nullable: ClassVar[frozenset[str]] = frozenset({"n_threads", "predicts"})
+    #: Target unit -> the ``predicts`` that models it.
+    _predicts_for_unit: ClassVar[dict[str, str]] = {"cycles": "cycles", "ipc": "ipc"}
 
     def __init__(
         self,
@@ -180,7 +187,7 @@ class ThroughputRegressor(CostRegressor):
         power_end: float = 64.0,
         hard_max_fraction: float = 0.2,
         n_members: int = 5,
-        predicts: str = "cycles",
+        predicts: str | None = None,
         warm_start: bool = False,
         prior_strength: float = 0.0,
         log_target: bool = True,
@@ -247,6 +254,33 @@ class ThroughputRegressor(CostRegressor):
         return array
 
     # ---- CostRegressor hooks --------------------------------------------------------------
+    def adopt_target(self, spec: TargetSpec) -> None:
+        """Model ``spec``'s quantity: ``predicts`` follows its unit (``cycles`` or ``ipc``).
+
+        Raises:
+            InvalidInputError: A target in another unit (the model's structure, a busiest
+                resource, fits only cycles of a loop and its inverse), or a ``predicts`` the user
+                set that contradicts the unit.
+        """
+        wanted = self._predicts_for_unit.get(spec.unit)
+        if wanted is None:
+            raise InvalidInputError(
+                f"the structured regressor models cycles or IPC of instruction sequences; target "
+                f"{spec.name!r} is in {spec.unit} (use a target in cycles, such as "
+                "iteration_cycles, or ipc)",
+                field=spec.name,
+            )
+        if self.predicts is not None and self.predicts != wanted:
+            raise InvalidInputError(
+                f"predicts={self.predicts!r} contradicts target {spec.name!r} ({spec.unit}); "
+                f"leave predicts unset or use {wanted!r}",
+                field=spec.name,
+            )
+        self.predicts = wanted
+
+    def _predicts(self) -> str:
+        return self.predicts or "cycles"
+
     def _vocabularies(self, X: np.ndarray) -> tuple[list[str], list[str]]:
         previous = getattr(self, "model_", None) if self.warm_start else None
         forms = list(previous.forms) if previous is not None else []
@@ -272,7 +306,7 @@ class ThroughputRegressor(CostRegressor):
 
         forms, parts = self._vocabularies(X)
         settings = {name: getattr(self, name) for name in _SETTINGS}
-        fitted = _Fitted(forms, parts, settings, [], self.predicts)
+        fitted = _Fitted(forms, parts, settings, [], self._predicts())
         batch = fitted.batch(X)
         log_cycles = self._log_cycles_target(z, batch.lengths)
         previous = getattr(self, "model_", None) if self.warm_start else None
@@ -306,7 +340,7 @@ class ThroughputRegressor(CostRegressor):
 
     def _log_cycles_target(self, z: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         log_y = z if self.log_target else np.log(np.clip(z, 1e-12, None))
-        if self.predicts == "ipc":
+        if self._predicts() == "ipc":
             return np.log(lengths) - log_y
         return log_y
 

@@ -154,3 +154,38 @@ def test_pooled_devices_reach_the_regressor_as_a_second_column(skl):
     assert any("|" in key for key in regressor.model_.forms)
     predicted = model.predict(pooled.iloc[:5])["ipc"].mean
     assert np.all(np.isfinite(predicted)) and np.all(predicted > 0)
+
+
+def test_cost_model_sets_predicts_from_the_target_unit(skl):
+    """Left unset, ``predicts`` follows the target: an ``ipc`` model is an IPC model, so doubling
+    a sequence (twice the instructions, twice the busiest load) leaves its IPC unchanged."""
+    model = CostModel(
+        featurizer="instructions", regressor="structured", targets=["ipc"], regressor_params=_SMALL
+    ).fit(skl.iloc[:300])
+    assert model.regressors_["ipc"].predicts == "ipc"
+    texts = list(skl["instructions"].iloc[300:310])
+    once = model.predict(pd.DataFrame({"instructions": texts}))["ipc"].mean
+    doubled = pd.DataFrame({"instructions": [t + "\n" + t for t in texts]})
+    twice = model.predict(doubled)["ipc"].mean
+    np.testing.assert_allclose(twice, once, rtol=1e-5)
+    cycles = CostModel(
+        featurizer="instructions",
+        regressor="structured",
+        targets=["iteration_cycles"],
+        regressor_params=_SMALL,
+    ).fit(skl.iloc[:300])
+    assert cycles.regressors_["iteration_cycles"].predicts == "cycles"
+
+
+def test_cost_model_refuses_targets_the_structure_cannot_model(skl):
+    frame = skl.iloc[:50].assign(runtime_ms=skl["iteration_cycles"].iloc[:50])
+    with pytest.raises(InvalidInputError, match=r"runtime_ms.*is in ms"):
+        CostModel(
+            featurizer="instructions", regressor="structured", targets=["runtime_ms"],
+            regressor_params=_SMALL,
+        ).fit(frame)  # fmt: skip
+    with pytest.raises(InvalidInputError, match="predicts='cycles' contradicts target 'ipc'"):
+        CostModel(
+            featurizer="instructions", regressor="structured", targets=["ipc"],
+            regressor_params={**_SMALL, "predicts": "cycles"},
+        ).fit(skl.iloc[:50])  # fmt: skip
