@@ -35,6 +35,11 @@ class Seq2SeqConfig:
             of the sum of the encoded tokens. Cross-attention returns weighted averages, which
             cannot tell one instance of a part from five; the sum can (a loop's load on a
             resource grows with every instruction that uses it).
+        shift_positions: In training, read each row at a random offset into the learned
+            positions (``0`` to ``max_length`` minus the batch's width), so that every position
+            up to ``max_length`` is trained and the network cannot lean on absolute positions;
+            prediction reads from position ``0``. Inputs longer than any training row (an
+            instruction sequence of 15 where training saw 5) then meet trained positions only.
     """
 
     vocab_size: int
@@ -50,6 +55,7 @@ class Seq2SeqConfig:
     min_exponent: int = -1
     max_exponent: int = 1
     sum_memory: bool = False
+    shift_positions: bool = False
 
     def __post_init__(self) -> None:
         positive = (
@@ -60,8 +66,11 @@ class Seq2SeqConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.sum_memory, bool):
-            raise InvalidInputError(f"sum_memory must be true or false, got {self.sum_memory!r}")
+        for name in ("sum_memory", "shift_positions"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInputError(
+                    f"{name} must be true or false, got {getattr(self, name)!r}"
+                )
         if self.d_model % self.n_heads:
             raise InvalidInputError(f"n_heads={self.n_heads} must divide d_model={self.d_model}")
         if not 0.0 <= self.dropout < 1.0:

@@ -144,8 +144,11 @@ class Seq2SeqTransformer(nn.Module):
         size for inputs of tens of tokens).
         """
         padding = src == 0
-        positions = torch.arange(src.shape[1], device=src.device)
-        x = self.src_embed(src) + self.src_pos(positions)[None]
+        positions = torch.arange(src.shape[1], device=src.device)[None]
+        room = self.config.max_length - src.shape[1]
+        if self.training and self.config.shift_positions and room > 0:
+            positions = positions + torch.randint(0, room + 1, (src.shape[0], 1), device=src.device)
+        x = self.src_embed(src) + self.src_pos(positions)
         memory = self.encoder(x, src_key_padding_mask=padding)
         if self.sum_proj is None:
             return memory, padding

@@ -44,7 +44,7 @@ _DIFFICULTY = "sample MAD + calibration median"
 
 _ARCHITECTURE = (
     "d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "d_ff", "dropout",
-    "max_length", "mantissa_digits", "sum_memory",
+    "max_length", "mantissa_digits", "sum_memory", "shift_positions",
 )  # fmt: skip
 
 
@@ -123,6 +123,9 @@ class TextToTextRegressor(CostRegressor):
         sum_memory: Give the decoder the sum of the encoded tokens besides the tokens
             themselves (see :class:`~costmodel.seq2seq.config.Seq2SeqConfig`); for targets that
             add up over the parts of the input, such as a loop's cycles.
+        shift_positions: Train each row at a random offset into the learned positions (see
+            :class:`~costmodel.seq2seq.config.Seq2SeqConfig`), so inputs longer than any
+            training row still meet trained positions.
         vocab_size: Largest subword vocabulary.
         epochs: Most training epochs (early stopping on a validation split).
         batch_size: Rows per step.
@@ -166,6 +169,7 @@ class TextToTextRegressor(CostRegressor):
         "max_length": (numbers.Integral, 8, 8192, None),
         "mantissa_digits": (numbers.Integral, 1, 8, None),
         "sum_memory": (bool, None, None, None),
+        "shift_positions": (bool, None, None, None),
         "vocab_size": (numbers.Integral, 16, 1 << 17, None),
         "epochs": (numbers.Integral, 1, 10_000, None),
         "batch_size": (numbers.Integral, 1, 1 << 16, None),
@@ -196,6 +200,7 @@ class TextToTextRegressor(CostRegressor):
         max_length: int = 512,
         mantissa_digits: int = 4,
         sum_memory: bool = False,
+        shift_positions: bool = False,
         vocab_size: int = 1024,
         epochs: int = 30,
         batch_size: int = 32,
@@ -227,6 +232,7 @@ class TextToTextRegressor(CostRegressor):
         self.max_length = max_length
         self.mantissa_digits = mantissa_digits
         self.sum_memory = sum_memory
+        self.shift_positions = shift_positions
         self.vocab_size = vocab_size
         self.epochs = epochs
         self.batch_size = batch_size

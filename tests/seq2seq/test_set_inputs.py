@@ -118,3 +118,36 @@ def test_a_summed_memory_model_round_trips_and_its_config_is_checked(tmp_path, s
     assert not Seq2SeqConfig(vocab_size=30).sum_memory  # off unless asked: older files load
     with pytest.raises(InvalidInputError, match="sum_memory"):
         Seq2SeqConfig(vocab_size=30, sum_memory="yes")
+
+
+def test_shifted_positions_train_every_position_and_predict_from_the_first():
+    """In training each row reads at a random offset into the positions (up to
+    ``max_length``); in eval mode the encoding is the unshifted, deterministic one."""
+    config = Seq2SeqConfig(
+        vocab_size=30, d_model=16, n_heads=2, d_ff=16, dropout=0.0, max_length=12,
+        shift_positions=True,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    network = config.make_model()
+    src = torch.randint(1, 30, (64, 4))
+    with torch.no_grad():
+        network.eval()
+        plain = network.encode(src)[0]
+        torch.testing.assert_close(network.encode(src)[0], plain)
+        network.train()
+        shifted = network.encode(src)[0]
+        moved = (shifted - plain).abs().amax(dim=(1, 2)) > 1e-6
+        assert 0.5 < moved.float().mean() < 1.0  # offsets 0..8: most rows move, some do not
+        full = torch.randint(1, 30, (2, 12))  # as wide as max_length: no room to shift
+        network.eval()
+        at_zero = network.encode(full)[0]
+        network.train()
+        torch.testing.assert_close(network.encode(full)[0], at_zero)
+    unshifted = Seq2SeqConfig(vocab_size=30, d_model=16, n_heads=2, d_ff=16, dropout=0.0)
+    torch.manual_seed(0)
+    other = unshifted.make_model().train()
+    with torch.no_grad():
+        torch.testing.assert_close(other.encode(src)[0], other.eval().encode(src)[0])
+    assert not unshifted.shift_positions  # off unless asked: older files load
+    with pytest.raises(InvalidInputError, match="shift_positions"):
+        Seq2SeqConfig(vocab_size=30, shift_positions=1)
