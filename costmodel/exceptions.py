@@ -13,6 +13,7 @@ __all__ = [
     "CostModelError",
     "InvalidInputError",
     "ModelFormatError",
+    "TruncatedInputWarning",
     "UnknownKindError",
     "UnknownTargetError",
     "UnseenCategoryWarning",
@@ -96,6 +97,11 @@ class UnknownTargetError(CostModelError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class TruncatedInputWarning(UserWarning):
+    """An input was longer than a model reads (a text beyond ``max_length`` tokens); the model
+    predicted from its beginning only. Re-fit with a larger ``max_length`` to read it whole."""
 
 
 class UnseenCategoryWarning(UserWarning):

@@ -118,7 +118,8 @@ class TextToTextRegressor(CostRegressor):
         n_decoder_layers: Decoder layers.
         d_ff: Feed-forward width.
         dropout: Dropout rate.
-        max_length: Longest input in tokens (longer texts are truncated).
+        max_length: Longest input in tokens (longer texts are truncated; predicting one warns
+            with :class:`~costmodel.exceptions.TruncatedInputWarning`, naming its row).
         mantissa_digits: Digits decoded per number.
         sum_memory: Give the decoder the sum of the encoded tokens besides the tokens
             themselves (see :class:`~costmodel.seq2seq.config.Seq2SeqConfig`); for targets that

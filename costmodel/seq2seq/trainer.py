@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from costmodel.exceptions import InvalidInputError, ModelFormatError
+from costmodel.exceptions import (
+    InvalidInputError,
+    ModelFormatError,
+    TruncatedInputWarning,
+    _format_rows,
+)
 from costmodel.seq2seq.config import Seq2SeqConfig
 from costmodel.seq2seq.decoding import constrained_logits, sample_ids
 from costmodel.seq2seq.model import Seq2SeqTransformer
@@ -345,9 +351,25 @@ class TextRegressionModel:
         row alone or inside any batch gives the same numbers (up to float rounding). Texts are
         batched by token length to keep padding short.
         """
-        src, _ = self.tokenizer.encode(texts, max_length=self.config.max_length)
+        src, lengths = self.tokenizer.encode(texts, max_length=self.config.max_length)
+        self._warn_truncated(lengths)
         return self._sample_encoded(
             src, n_samples=n_samples, temperature=temperature, seeds=text_seeds(texts, seed)
+        )
+
+    def _warn_truncated(self, lengths: np.ndarray) -> None:
+        """Warn, naming the rows, when texts are longer than the network reads."""
+        limit = self.config.max_length
+        rows = np.flatnonzero(lengths > limit)
+        if len(rows) == 0:
+            return
+        warnings.warn(
+            f"{len(rows)} of {len(lengths)} texts are longer than max_length={limit} tokens "
+            f"(row(s) {_format_rows(rows.tolist())}; the longest has {int(lengths.max())}): "
+            f"predicted from their first {limit} tokens only; re-fit with a larger max_length "
+            "to read them whole",
+            TruncatedInputWarning,
+            stacklevel=3,
         )
 
     def _sample_encoded(

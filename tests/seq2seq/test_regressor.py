@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,11 @@ pytest.importorskip("tokenizers")
 pytest.importorskip("safetensors")
 
 from costmodel import plugins  # noqa: E402
-from costmodel.exceptions import InvalidInputError, ModelFormatError  # noqa: E402
+from costmodel.exceptions import (  # noqa: E402
+    InvalidInputError,
+    ModelFormatError,
+    TruncatedInputWarning,
+)
 from costmodel.model import CostModel  # noqa: E402
 from costmodel.seq2seq import TextToTextRegressor  # noqa: E402
 
@@ -62,6 +67,20 @@ def test_unseen_tokens_and_out_of_range_inputs_still_predict(tiny_regressor, zeu
     ]
     point, lower, upper = tiny_regressor.predict_with_interval(odd)
     assert np.isfinite(point).all() and np.isfinite(upper).all() and (lower > 0).all()
+
+
+def test_a_text_longer_than_the_model_reads_warns_naming_its_row(tiny_regressor, zeus_text):
+    X, _, _ = zeus_text
+    limit = tiny_regressor.max_length
+    long_text = " ".join([X[1000, 0]] * limit)  # far more than ``limit`` tokens
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncatedInputWarning)
+        tiny_regressor.predict(X[1000:1002])  # texts that fit: no warning
+    with pytest.warns(
+        TruncatedInputWarning, match=rf"1 of 3 texts .*max_length={limit}.*row\(s\) 1;"
+    ):
+        point = tiny_regressor.predict([X[1000, 0], long_text, X[1001, 0]])
+    assert np.isfinite(point).all()
 
 
 def test_predictions_are_deterministic_and_survive_saving(tiny_regressor, zeus_text, tmp_path):
