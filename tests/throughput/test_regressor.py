@@ -123,14 +123,19 @@ def test_fine_tuning_starts_from_the_fitted_usage(skl):
     assert np.all(np.isfinite(regressor.predict(X)))
 
 
-def test_cost_model_saves_and_loads_identical_predictions(skl, tmp_path):
-    assert plugins.resolve("regressor", "structured") is ThroughputRegressor
-    model = CostModel(
+def _structured(target: str, **params) -> CostModel:
+    """An unfitted small structured CostModel of ``target`` on the instructions featurizer."""
+    return CostModel(
         featurizer="instructions",
         regressor="structured",
-        targets=["iteration_cycles"],
-        regressor_params=_SMALL,
-    ).fit(skl.iloc[:300])
+        targets=[target],
+        regressor_params={**_SMALL, **params},
+    )
+
+
+def test_cost_model_saves_and_loads_identical_predictions(skl, tmp_path):
+    assert plugins.resolve("regressor", "structured") is ThroughputRegressor
+    model = _structured("iteration_cycles").fit(skl.iloc[:300])
     assert model.featurizer_.output == "forms"
     model.save(tmp_path / "m")
     again = load_model(tmp_path / "m")
@@ -143,12 +148,7 @@ def test_cost_model_saves_and_loads_identical_predictions(skl, tmp_path):
 def test_pooled_devices_reach_the_regressor_as_a_second_column(skl):
     zen = load_dataset("pmevo-zen").frame.sample(150, random_state=0)
     pooled = pd.concat([skl.iloc[:150], zen], ignore_index=True)
-    model = CostModel(
-        featurizer="instructions",
-        regressor="structured",
-        targets=["ipc"],
-        regressor_params={**_SMALL, "predicts": "ipc"},
-    ).fit(pooled)
+    model = _structured("ipc", predicts="ipc").fit(pooled)
     regressor = model.regressors_["ipc"]
     assert regressor.n_features_in_ == 2
     assert any("|" in key for key in regressor.model_.forms)
@@ -159,33 +159,20 @@ def test_pooled_devices_reach_the_regressor_as_a_second_column(skl):
 def test_cost_model_sets_predicts_from_the_target_unit(skl):
     """Left unset, ``predicts`` follows the target: an ``ipc`` model is an IPC model, so doubling
     a sequence (twice the instructions, twice the busiest load) leaves its IPC unchanged."""
-    model = CostModel(
-        featurizer="instructions", regressor="structured", targets=["ipc"], regressor_params=_SMALL
-    ).fit(skl.iloc[:300])
+    model = _structured("ipc").fit(skl.iloc[:300])
     assert model.regressors_["ipc"].predicts == "ipc"
     texts = list(skl["instructions"].iloc[300:310])
     once = model.predict(pd.DataFrame({"instructions": texts}))["ipc"].mean
     doubled = pd.DataFrame({"instructions": [t + "\n" + t for t in texts]})
     twice = model.predict(doubled)["ipc"].mean
     np.testing.assert_allclose(twice, once, rtol=1e-5)
-    cycles = CostModel(
-        featurizer="instructions",
-        regressor="structured",
-        targets=["iteration_cycles"],
-        regressor_params=_SMALL,
-    ).fit(skl.iloc[:300])
+    cycles = _structured("iteration_cycles").fit(skl.iloc[:300])
     assert cycles.regressors_["iteration_cycles"].predicts == "cycles"
 
 
 def test_cost_model_refuses_targets_the_structure_cannot_model(skl):
     frame = skl.iloc[:50].assign(runtime_ms=skl["iteration_cycles"].iloc[:50])
     with pytest.raises(InvalidInputError, match=r"runtime_ms.*is in ms"):
-        CostModel(
-            featurizer="instructions", regressor="structured", targets=["runtime_ms"],
-            regressor_params=_SMALL,
-        ).fit(frame)  # fmt: skip
+        _structured("runtime_ms").fit(frame)
     with pytest.raises(InvalidInputError, match="predicts='cycles' contradicts target 'ipc'"):
-        CostModel(
-            featurizer="instructions", regressor="structured", targets=["ipc"],
-            regressor_params={**_SMALL, "predicts": "cycles"},
-        ).fit(skl.iloc[:50])  # fmt: skip
+        _structured("ipc", predicts="cycles").fit(skl.iloc[:50])
