@@ -90,8 +90,12 @@ def make_models(
     learning_rate: float = 0.1,
     refit: bool = True,
     structured_members: int = 5,
+    seq2seq_members: int | None = None,
 ) -> dict[str, Callable[[int], Any]]:
-    """Model name -> factory ``seed -> unfitted model`` (add further models here)."""
+    """Model name -> factory ``seed -> unfitted model`` (add further models here).
+
+    ``seq2seq_members`` overrides the transformers' ``n_members`` (default: their settings').
+    """
     params = {
         "n_estimators": n_estimators,
         "learning_rate": learning_rate,
@@ -123,6 +127,8 @@ def make_models(
     def seq2seq(target: str, settings: dict[str, Any]) -> Callable[[int], CostModel]:
         # the text-to-text transformer at its default size, reading the featurizer's token text
         # with the settings for a multiset of instructions (docs/ipc.md)
+        if seq2seq_members is not None:
+            settings = {**settings, "n_members": seq2seq_members}
         return lambda seed: CostModel(
             featurizer="instructions",
             regressor="seq2seq",
@@ -167,7 +173,8 @@ def split_rows(frame: pd.DataFrame, split: str, seed: int) -> tuple[np.ndarray, 
     raise ValueError(f"unknown split {split!r}; choose from {SPLITS}")
 
 
-def _cycles(prediction: Any, target: str, n: np.ndarray) -> tuple[np.ndarray, ...]:
+def cycles_of(prediction: Any, target: str, n: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Predicted cycles and 90% bounds of ``target`` (an ipc model: ``n / ipc``, bounds swapped)."""
     predicted = prediction[target]
     mean, low, high = predicted.mean, predicted.lower, predicted.upper
     if target == "ipc":  # cycles = n / ipc; the bounds swap
@@ -222,7 +229,7 @@ def run_case(
             target = next(iter(getattr(model, "targets", [TARGET])))
             prediction = model.predict(test_frame, coverage=0.9)
             n = test_frame["n_instructions"].to_numpy(float)
-            mean, low, high = _cycles(prediction, target, n)
+            mean, low, high = cycles_of(prediction, target, n)
             extra = {"model": model_name, "target": target, "fit_s": round(fit_s, 1)}
             union = np.zeros(len(true), dtype=bool)
             for mask in annotated.values():

@@ -36,11 +36,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _common import result_document, write_result
-from ipc import SEQ2SEQ_IPC_PARAMS, SEQ2SEQ_PARAMS, TARGET, make_models, split_rows
+from ipc import SEQ2SEQ_IPC_PARAMS, SEQ2SEQ_PARAMS, TARGET, cycles_of, make_models, split_rows
 from rich.console import Console
 from rich.table import Table
 
-from costmodel import CostModel
 from costmodel.dataset import Dataset
 from costmodel.datasets import load as load_dataset
 from costmodel.metrics import coverage, kendall, mape
@@ -50,39 +49,19 @@ REPEATS = (2, 3)
 
 
 def _factories(members: int, n_jobs: int) -> dict[str, Any]:
-    base = make_models(n_jobs=n_jobs)
-    seq2seq = {**SEQ2SEQ_PARAMS, "n_members": members, "refit": False}
-    seq2seq["n_jobs"] = min(n_jobs, members)
-    seq2seq["n_threads"] = max(1, n_jobs // seq2seq["n_jobs"])
-
-    def text_model(target: str, params: dict[str, Any]) -> Any:
-        return lambda seed: CostModel(
-            featurizer="instructions",
-            regressor="seq2seq",
-            targets=[target],
-            regressor_params={**params, "random_state": seed},
-        )
-
-    ipc_params = {**SEQ2SEQ_IPC_PARAMS, **{k: seq2seq[k] for k in ("n_members", "n_jobs")}}
-    ipc_params |= {"n_threads": seq2seq["n_threads"], "refit": False}
+    """``benchmarks/ipc.py``'s factories: its defaults, and ``members`` transformers, no refit."""
+    counts = make_models(n_jobs=n_jobs)
+    text = make_models(n_jobs=n_jobs, refit=False, seq2seq_members=members)
     return {
-        "xgboost": base["xgboost"],
-        "xgboost-ipc": base["xgboost-ipc"],
-        "structured": base["structured"],
-        "seq2seq": text_model(TARGET, seq2seq),
-        "seq2seq-ipc": text_model("ipc", ipc_params),
+        **{name: counts[name] for name in ("xgboost", "xgboost-ipc", "structured")},
+        **{name: text[name] for name in ("seq2seq", "seq2seq-ipc")},
     }
 
 
-def _cycles(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Predicted cycles per iteration and their 90% bounds (an ipc model: ``n / ipc``)."""
-    target = model.targets[0]
-    predicted = model.predict(frame, coverage=0.9)[target]
-    if target != "ipc":
-        return predicted.mean, predicted.lower, predicted.upper
+def _cycles(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Predicted cycles per iteration and their 90% bounds of ``frame``'s sequences."""
     n = np.array([len(t.split("\n")) for t in frame["instructions"]], dtype=float)
-    with np.errstate(divide="ignore"):
-        return n / predicted.mean, n / predicted.upper, n / np.maximum(predicted.lower, 1e-12)
+    return cycles_of(model.predict(frame, coverage=0.9), model.targets[0], n)
 
 
 def _repeat_ratios(model: Any, sequences: pd.Series, base: np.ndarray) -> dict[str, Any]:
