@@ -21,7 +21,7 @@ Models (``--models``):
   slot and with shifted positions (``benchmarks/ipc.py``'s ``SEQ2SEQ_IPC_PARAMS``), as many
   networks and no refit.
 
-Example (about 35 minutes on 2 cores, the two transformers trained one after the other)::
+Example (919 s on 2 idle cores, the two transformers trained one after the other)::
 
     python benchmarks/ipc_repeats.py --out benchmarks/results/ipc_repeats.json
 """
