@@ -45,8 +45,8 @@ def train(
     data: Annotated[str, typer.Argument(help="Bundled dataset name or a .parquet/.csv file.")],
     out: Annotated[Path, typer.Option(help="Directory to save the model to.")] = Path("model"),
     target: TrainTargetsOption = None,
-    featurizer: FeaturizerOption = "kernel_config",
-    regressor: RegressorOption = "xgboost",
+    featurizer: FeaturizerOption = "auto",
+    regressor: RegressorOption = "auto",
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Regressor KEY=VALUE (repeatable).")
     ] = None,
@@ -64,11 +64,18 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     report: Annotated[Path | None, typer.Option(help="Write evaluation JSON here.")] = None,
 ) -> None:
-    """Evaluate on held-out rows, then fit on all valid rows and save the model."""
+    """Evaluate on held-out rows, then fit on all valid rows and save the model.
+
+    ``--featurizer auto`` (the default) reads the table's columns: an ``instructions`` column
+    gets the ``instructions`` featurizer, an ``mlir`` column the ``mlir`` one, any other table
+    ``kernel_config``; ``--regressor auto`` is ``structured`` for instruction sequences and
+    ``xgboost`` otherwise.
+    """
     from costmodel.atomic import atomic_write, check_destination
     from costmodel.model import CostModel
     from costmodel.persistence import check_model_destination
     from costmodel.training.data import resolve_dataset
+    from costmodel.training.defaults import AUTO, resolve_kinds
     from costmodel.training.workflow import train_evaluate_save
 
     check_model_destination(out)  # before the work, not after it
@@ -76,6 +83,10 @@ def train(
         check_destination(report, inputs=[data])
     dataset = resolve_dataset(data, targets=target or ())
     targets = list(target or dataset.targets)
+    chosen = resolve_kinds(featurizer, regressor, dataset.inputs)
+    if AUTO in (featurizer, regressor):
+        console.print(f"featurizer [bold]{chosen[0]}[/bold], regressor [bold]{chosen[1]}[/bold]")
+    featurizer, regressor = chosen
     regressor_params = parse_params(param)
     if regressor != "mean":
         regressor_params.setdefault("random_state", seed)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "CostModelError",
+    "HighCardinalityWarning",
     "InvalidInputError",
     "ModelFormatError",
     "TruncatedInputWarning",
@@ -97,6 +98,13 @@ class UnknownTargetError(CostModelError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class HighCardinalityWarning(UserWarning):
+    """A categorical input holds a different value on nearly every row (a column of code or
+    text, an identifier): one-hot encoded, it tells a model nothing about a value it has not
+    seen. Use a featurizer that reads such a column (``instructions``, ``mlir``, ``text``) or
+    leave it out."""
 
 
 class TruncatedInputWarning(UserWarning):

@@ -130,7 +130,19 @@ class CostModel(BaseEstimator):
     def _make_regressor(self) -> Any:
         if isinstance(self.regressor, str):
             cls = plugins.resolve("regressor", self.regressor)
-            return cls(**(self.regressor_params or {}))
+            params = dict(self.regressor_params or {})
+            known = set(inspect.signature(cls).parameters)
+            unknown = sorted(set(params) - known)
+            if unknown and not any(
+                p.kind is inspect.Parameter.VAR_KEYWORD
+                for p in inspect.signature(cls).parameters.values()
+            ):
+                raise InvalidInputError(
+                    f"regressor {self.regressor!r} has no parameter(s) {unknown}; "
+                    f"it takes {sorted(known)}",
+                    field=f"regressor_params.{unknown[0]}",
+                )
+            return cls(**params)
         return clone(self.regressor)
 
     # ---- fitting --------------------------------------------------------------------------

@@ -26,13 +26,14 @@ Feature names: ``name``, ``log2(name)``, ``name=value``, ``name=__unseen__``, ``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from costmodel.exceptions import InvalidInputError
+from costmodel.exceptions import HighCardinalityWarning, InvalidInputError
 from costmodel.featurizers.base import Featurizer, as_frame, check_input_numbers
 from costmodel.featurizers.encoding import (
     UNSEEN,
@@ -116,6 +117,7 @@ class KernelConfigFeaturizer(Featurizer):
             series = frame[column]
             if column in forced or not is_numeric_column(series):
                 categories[str(column)] = _top_categories(series, self.max_categories)
+                _warn_if_mostly_unique(str(column), series, self.max_categories)
                 continue
             values = numeric_values(series, nullable=True)
             finite = values[~np.isnan(values)]
@@ -251,6 +253,24 @@ def _check_product(
         raise InvalidInputError(
             f"{formula} {exc.message}", field=exc.field, rows=exc.rows
         ) from None
+
+
+#: A categorical column with more distinct values than this share of its rows (and more than
+#: ``max_categories``) is warned about: nearly every row's value is a category of its own.
+_MOSTLY_UNIQUE = 0.5
+
+
+def _warn_if_mostly_unique(column: str, series: pd.Series, limit: int) -> None:
+    distinct = int(pd.Series(category_strings(series)).nunique())
+    if distinct > limit and distinct > _MOSTLY_UNIQUE * len(series):
+        warnings.warn(
+            f"column {column!r}: {distinct} distinct values in {len(series)} rows, one-hot "
+            f"encoded as its {limit} most frequent; a model learns nothing about the others. "
+            "A column of code or text needs a featurizer that reads it (instructions, mlir, "
+            "text), or leave the column out",
+            HighCardinalityWarning,
+            stacklevel=3,
+        )
 
 
 def _top_categories(series: pd.Series, limit: int) -> list[str]:

@@ -114,6 +114,17 @@ def test_unknown_dataset_and_regressor(tmp_path, capsys):
     assert "magic" in capsys.readouterr().err
 
 
+def test_a_parameter_the_regressor_does_not_take(sample_csv, tmp_path, capsys):
+    """Regression: ``-p n_estimators=20`` with ``--regressor structured`` raised a TypeError
+    traceback from deep inside the model."""
+    args = ["train", str(sample_csv), "-t", "runtime_ms", "--out", str(tmp_path / "m")]
+    assert main([*args, "--regressor", "structured", "-p", "n_estimators=20"]) == 2
+    err = capsys.readouterr().err
+    assert "'structured' has no parameter(s) ['n_estimators']" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+
+
 def test_nan_target_in_training_file(sample_csv, tmp_path, capsys):
     frame = pd.read_csv(sample_csv)
     first_valid = frame.index[frame.valid.astype(bool)][0]

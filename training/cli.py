@@ -204,7 +204,7 @@ def search_command(
         Path | None, typer.Option("--experiment", "-e", help="Experiment file (.yaml/.toml).")
     ] = None,
     target: TrainTargetsOption = None,
-    featurizer: FeaturizerOption = "kernel_config",
+    featurizer: FeaturizerOption = "auto",
     regressor: RegressorOption = "xgboost",
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Fixed regressor KEY=VALUE.")
@@ -235,8 +235,14 @@ def search_command(
     alias: Annotated[list[str] | None, typer.Option(help="Alias (repeatable).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Tune regressor hyperparameters with Optuna, track trials in MLflow, save the best model."""
+    """Tune regressor hyperparameters with Optuna, track trials in MLflow, save the best model.
+
+    ``--featurizer auto`` (the default) picks the featurizer from the table's columns as
+    ``costmodel train`` does (``instructions``, ``mlir`` or ``kernel_config``).
+    """
     from costmodel.console import parse_params
+    from costmodel.training.data import resolve_dataset
+    from costmodel.training.defaults import AUTO, choose_featurizer
     from costmodel.training.experiment import (
         SearchSettings,
         TrackingSettings,
@@ -251,6 +257,9 @@ def search_command(
     else:
         if data is None:
             raise typer.BadParameter("give a dataset or --experiment FILE")
+        if featurizer == AUTO:
+            columns = resolve_dataset(data, targets=target or ()).inputs
+            featurizer = choose_featurizer(columns)
         experiment = make_experiment(
             {
                 "dataset": data,

@@ -234,7 +234,8 @@ def test_seq2seq_reads_the_token_text(skl: pd.DataFrame, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_cli_trains_and_predicts_ipc_and_cycles(skl: pd.DataFrame, tmp_path) -> None:
-    """``costmodel train ... --featurizer instructions -t ipc`` then ``costmodel predict``."""
+    """``costmodel train ... --featurizer instructions --regressor xgboost -t ipc`` then
+    ``costmodel predict``."""
     from costmodel.cli import main
     from costmodel.dataset import Dataset
 
@@ -245,7 +246,7 @@ def test_cli_trains_and_predicts_ipc_and_cycles(skl: pd.DataFrame, tmp_path) -> 
     for target in ("ipc", "iteration_cycles"):
         code = main(
             ["train", str(tmp_path / "skl.parquet"), "-t", target, "--featurizer", "instructions",
-             "--out", str(tmp_path / target), *fast]
+             "--regressor", "xgboost", "--out", str(tmp_path / target), *fast]
         )  # fmt: skip
         assert code == 0
     rows = skl.tail(6)[["instructions"]]

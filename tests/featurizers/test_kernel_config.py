@@ -180,3 +180,20 @@ def test_feature_order_survives_a_key_sorting_json_writer_and_old_files(configs)
         rebuilt = KernelConfigFeaturizer.from_state(params, state)
         assert list(rebuilt.get_feature_names_out()) == names
         np.testing.assert_array_equal(rebuilt.transform(frame), expected)
+
+
+def test_a_column_of_nearly_unique_text_is_warned_about():
+    """Regression: a column of instruction sequences was one-hot encoded without a word."""
+    from costmodel.exceptions import HighCardinalityWarning
+
+    frame = pd.DataFrame({"code": [f"ADD r{i}, r{i + 1}" for i in range(100)], "n": range(100)})
+    with pytest.warns(HighCardinalityWarning, match="'code': 100 distinct values in 100 rows"):
+        KernelConfigFeaturizer().fit(frame)
+
+
+def test_a_categorical_column_with_few_values_is_not_warned_about(recwarn):
+    from costmodel.exceptions import HighCardinalityWarning
+
+    frame = pd.DataFrame({"layout": ["row", "col"] * 50, "n": range(100)})
+    KernelConfigFeaturizer().fit(frame)
+    assert not [w for w in recwarn if issubclass(w.category, HighCardinalityWarning)]

@@ -1,0 +1,55 @@
+"""``--featurizer auto`` / ``--regressor auto``: the choice follows the table's columns, and
+``costmodel train`` on instruction sequences gets the model that reads them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from costmodel.cli import main
+from costmodel.datasets import load as load_dataset
+from costmodel.training.defaults import choose_featurizer, choose_regressor, resolve_kinds
+
+
+@pytest.mark.parametrize(
+    ("columns", "featurizer"),
+    [
+        (["instructions"], "instructions"),
+        (["mlir", "dtype"], "mlir"),
+        (["instructions", "mlir"], "instructions"),
+        (["block_size_x", "tile_size_x"], "kernel_config"),
+        ([], "kernel_config"),
+    ],
+)
+def test_the_featurizer_follows_the_columns(columns, featurizer):
+    assert choose_featurizer(columns) == featurizer
+
+
+def test_instruction_sequences_get_the_structured_regressor_and_others_xgboost():
+    assert choose_regressor("instructions") == "structured"
+    assert choose_regressor("kernel_config") == "xgboost"
+    assert choose_regressor("mlir") == "xgboost"
+
+
+def test_a_named_kind_is_kept_and_only_auto_is_replaced():
+    assert resolve_kinds("gemm", "random_forest", ["instructions"]) == ("gemm", "random_forest")
+    assert resolve_kinds("auto", "xgboost", ["instructions"]) == ("instructions", "xgboost")
+    assert resolve_kinds("kernel_config", "auto", ["instructions"]) == ("kernel_config", "xgboost")
+
+
+def test_train_on_instruction_sequences_without_naming_a_model(tmp_path, capsys):
+    """Regression: `costmodel train pmevo-skl -t ipc` one-hot encoded each whole sequence as a
+    category (kernel_config), a model with R² 0 that said nothing about unseen sequences."""
+    frame = load_dataset("pmevo-skl").frame.sample(300, random_state=0)
+    data = tmp_path / "skl.parquet"
+    frame.to_parquet(data)
+    out = tmp_path / "model"
+    args = ["train", str(data), "-t", "ipc", "--out", str(out)]
+    fast = ["-p", "steps=200", "-p", "n_members=1", "-p", "refit=false", "-p", "hidden=16"]
+    assert main([*args, *fast]) == 0
+    assert "featurizer instructions, regressor structured" in capsys.readouterr().out
+    meta = json.loads((out / "meta.json").read_text())
+    assert "instructions" in json.dumps(meta["featurizer"])
+    assert main(["info", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["regressors"] == {"ipc": "structured"}
