@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import typer
 
 from costmodel.cli import main
 from costmodel.datasets import load as load_dataset
@@ -53,3 +54,24 @@ def test_train_on_instruction_sequences_without_naming_a_model(tmp_path, capsys)
     assert "instructions" in json.dumps(meta["featurizer"])
     assert main(["info", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["regressors"] == {"ipc": "structured"}
+
+
+def test_search_on_instruction_sequences_reads_them_with_the_instructions_featurizer(tmp_path):
+    from typer.testing import CliRunner
+
+    from costmodel.training.cli import search_command
+
+    app = typer.Typer()
+    app.command("search")(search_command)
+    app.command("noop")(lambda: None)
+    frame = load_dataset("pmevo-skl").frame.sample(200, random_state=0)
+    data = tmp_path / "skl.parquet"
+    frame.to_parquet(data)
+    out = tmp_path / "best"
+    args = ["search", str(data), "-t", "ipc", "--regressor", "random_forest"]
+    args += ["-p", "n_estimators=10", "-p", "n_jobs=1", "--n-trials", "1", "--split", "kfold:2"]
+    args += ["--no-tracking", "--storage", f"sqlite:///{tmp_path / 's.db'}", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["featurizer"]["kind"] == "instructions"
