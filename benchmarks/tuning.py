@@ -46,6 +46,7 @@ from _common import (  # noqa: E402
     write_result,
 )
 from tuning_lib.report import (  # noqa: E402
+    bar_markdown,
     checkpoints,
     goal_check,
     markdown,
@@ -226,6 +227,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--markdown", action="store_true", help="print the tables of --out as Markdown"
     )
     parser.add_argument(
+        "--bar",
+        action="store_true",
+        help="print the tuning bar of --out space by space (prior vs cold, vs best baseline)",
+    )
+    parser.add_argument(
         "--finalize",
         action="store_true",
         help="write --out from the runs already in the checkpoint, without running more",
@@ -234,6 +240,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.markdown:
         result = merged_view(read_result(args.out))
         print(markdown(result))
+        return result
+    if args.bar:
+        result = merged_view(read_result(args.out))
+        print(bar_markdown(result))
         return result
     if args.replot:
         result = merged_view(read_result(args.out))

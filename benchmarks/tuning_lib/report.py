@@ -245,3 +245,83 @@ def markdown(result: dict[str, Any]) -> str:
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else float(value)
+
+
+def prior_against_cold(prior: dict[str, Any], cold: dict[str, Any]) -> str:
+    """Whether the prior cost evaluations on one space, from evals-to-95 % summaries.
+
+    ``met``: the prior's median is at most the cold tuner's; ``within noise``: it is larger but
+    the interquartile ranges overlap (the prior's first quartile at most the cold third);
+    ``missed`` otherwise. Not reached within the budget counts as infinitely many evaluations.
+    """
+    p, c = prior["evals_to_95"], cold["evals_to_95"]
+    if _or_inf(p["median"]) <= _or_inf(c["median"]):
+        return "met"
+    if _or_inf(p["q25"]) <= _or_inf(c["q75"]):
+        return "within noise"
+    return "missed"
+
+
+def bar_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per space: the prior against the cold tuner and against half the best baseline."""
+    rows = []
+    for space in result["spaces"]:
+        strategies = space["strategies"]
+        if "ours_prior" not in strategies or "ours_cold" not in strategies:
+            continue
+        goal = (space.get("goal") or {}).get("ours", {}).get("ours_prior")
+        rows.append(
+            {
+                "space": space["name"],
+                "cold": strategies["ours_cold"]["evals_to_95"],
+                "prior": strategies["ours_prior"]["evals_to_95"],
+                "best_baseline": (space.get("goal") or {}).get("best_baseline"),
+                "best_baseline_median": (space.get("goal") or {}).get("best_baseline_median"),
+                "prior_vs_cold": prior_against_cold(
+                    strategies["ours_prior"], strategies["ours_cold"]
+                ),
+                "prior_vs_half_baseline": None if goal is None else goal["verdict"],
+            }
+        )
+    return rows
+
+
+def bar_markdown(result: dict[str, Any]) -> str:
+    """The tuning bar, space by space, as Markdown: the prior against the cold tuner (within
+    seed noise) and against half the best baseline's median evaluations to 95 %."""
+    budget = result["budget"]
+    rows = bar_rows(result)
+    lines = [
+        "| space | cold: evals to 95 % | prior | best baseline | prior ≤ cold | "
+        "prior ≤ ½ best baseline |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for row in rows:
+        best = row["best_baseline_median"]
+        best_text = (
+            "-"
+            if row["best_baseline"] is None
+            else (f"{row['best_baseline']} {'>' + str(budget) if best is None else f'{best:g}'}")
+        )
+        lines.append(
+            f"| {row['space']} | {_fmt_median(row['cold'], budget)} | "
+            f"{_fmt_median(row['prior'], budget)} | {best_text} | {row['prior_vs_cold']} | "
+            f"{row['prior_vs_half_baseline'] or '-'} |"
+        )
+    tally = {
+        key: {v: sum(r[key] == v for r in rows) for v in sorted({r[key] for r in rows}, key=str)}
+        for key in ("prior_vs_cold", "prior_vs_half_baseline")
+    }
+    lines += [
+        "",
+        f"{len(rows)} spaces. Prior ≤ cold: "
+        + ", ".join(f"{n} {v}" for v, n in tally["prior_vs_cold"].items())
+        + ". Prior ≤ ½ best baseline: "
+        + ", ".join(f"{n} {v or 'no baseline'}" for v, n in tally["prior_vs_half_baseline"].items())
+        + ".",
+    ]
+    return "\n".join(lines)
