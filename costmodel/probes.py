@@ -86,6 +86,14 @@ def suggest_probes(
         raise InvalidInputError(f"the number of probes must be a positive integer, got {n!r}")
     if frame.empty:
         raise InvalidInputError("no candidate configurations to choose probes from")
+    from costmodel.fine_tune import can_fine_tune
+
+    if can_fine_tune(model):
+        raise InvalidInputError(
+            "probes are chosen where the source devices disagree; a model of one device that "
+            "adapts by fine-tuning (structured) has no such spread: measure a random sample of "
+            "at least 20 candidates"
+        )
     adapted = model
     if not isinstance(next(iter(model.regressors_.values())), AdaptedCostRegressor):
         adapted = model.adapt(

@@ -32,6 +32,7 @@ calibration rows, then on all rows), each by full-batch Adam on one torch thread
 
 from __future__ import annotations
 
+import copy
 import json
 import numbers
 from dataclasses import dataclass, field
@@ -414,6 +415,52 @@ class ThroughputRegressor(CostRegressor):
                 raise
             raise ModelFormatError(f"{directory}: cannot load structured model ({exc})") from exc
         return model, None
+
+    # ---- adaptation to a new device -------------------------------------------------------
+    def fine_tuned(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        steps: int | None = None,
+        prior_strength: float = 1e-3,
+        folds: int = 5,
+        random_state: int | None = None,
+    ) -> ThroughputRegressor:
+        """A copy fine-tuned on a new device's rows, its intervals calibrated on them.
+
+        Every member starts from this model's weights and trains on ``X, y`` with an L2 pull
+        towards them (``warm_start``, ``prior_strength``); the conformal scores are
+        cross-conformal over ``folds`` folds of the new rows (each row held out once by a copy
+        fine-tuned on the others), then the returned model is fine-tuned on all of them. This
+        model is not changed. Used by :meth:`costmodel.model.CostModel.adapt`.
+
+        Args:
+            X: Rows of the new device (instruction texts), at least 20.
+            y: Their targets, in this regressor's target units.
+            steps: Adam steps per member (default: a third of ``steps``).
+            prior_strength: L2 pull of the weights towards this model's.
+            folds: Cross-conformal folds.
+            random_state: Seed of the folds (default: this model's).
+        """
+        check_is_fitted(self, "model_")
+        tuned = copy.deepcopy(self)
+        tuned.set_params(
+            warm_start=True,
+            steps=int(steps) if steps is not None else max(self.steps // 3, 1),
+            prior_strength=float(prior_strength),
+            group_folds=int(folds),
+            random_state=self.random_state if random_state is None else int(random_state),
+        )
+        X = self._check_X(X)
+        tuned.fit(X, y, groups=np.arange(len(X)))
+        tuned.fine_tuning_ = {
+            "rows": len(X),
+            "steps": tuned.steps,
+            "prior_strength": tuned.prior_strength,
+            "folds": int(folds),
+        }
+        return tuned
 
     # ---- extras ---------------------------------------------------------------------------
     def resource_usage(self, forms: list[str], device: str | None = None) -> np.ndarray:
