@@ -9,8 +9,10 @@ splits against the other models and tools; this script adds:
 * ``lengths``: fit on 80% of one sequence length, score the held-out 20% of that length (the
   length it saw) and every row of the other (length 5 -> singletons, singletons -> length 5);
 * ``adapt``: Skylake -> Zen+ with n = 20 / 50 / 100 Zen+ sequences: Zen+ only, pooled (Skylake
-  and Zen+ rows, device as input) and fine-tuning the Skylake model's usages (``warm_start``,
-  a third of the steps); the Skylake model as it is beside them. Test: 1,000 fixed Zen+ rows.
+  and Zen+ rows, device as input), fine-tuning the Skylake model's usages (``warm_start``,
+  a third of the steps, split-conformal on a quarter of the n rows) and ``CostModel.adapt``
+  (the same fine-tuning, cross-conformal over 5 folds of the n rows); the Skylake model as it
+  is beside them. Test: 1,000 fixed Zen+ rows.
 
 Example (about 15 minutes on 2 busy cores)::
 
@@ -32,6 +34,7 @@ from _common import result_document, write_result
 
 from costmodel.datasets import load as load_dataset
 from costmodel.metrics import coverage, kendall, mape, mean_relative_width
+from costmodel.model import CostModel
 from costmodel.throughput import ThroughputRegressor
 
 TARGET = "iteration_cycles"
@@ -103,7 +106,12 @@ def adaptation(frames: dict, params: dict, seed: int, sizes: list[int]) -> list[
     skl, zen = frames["SKL"], frames["ZEN"]
     order = np.random.default_rng(seed).permutation(len(zen))
     test, pool = zen.iloc[order[:1000]], zen.iloc[order[1000:]]
-    source, seconds = _fit(skl, params)
+    start = time.perf_counter()
+    source_model = CostModel(
+        featurizer="instructions", regressor="structured", targets=[TARGET], regressor_params=params
+    ).fit(skl[["instructions", "device", TARGET]])
+    seconds = time.perf_counter() - start
+    source = source_model.regressors_[TARGET]
     rows = [{"experiment": "adapt", "method": "skylake as is", "n": 0, **_score(source, test)}]
     for n in sizes:
         few = pool.iloc[:n]
@@ -121,6 +129,11 @@ def adaptation(frames: dict, params: dict, seed: int, sizes: list[int]) -> list[
         tuned.set_params(warm_start=True, steps=max(small["steps"] // 3, 1), prior_strength=1e-3)
         tuned.fit(_X(few), few[TARGET])
         rows.append({"experiment": "adapt", "method": "fine-tuned", "n": n, **_score(tuned, test)})
+        start = time.perf_counter()
+        adapted = source_model.adapt(few[["instructions", "device", TARGET]])
+        adapt_s = time.perf_counter() - start
+        row = {"experiment": "adapt", "method": "CostModel.adapt", "n": n, "adapt_s": adapt_s}
+        rows.append({**row, **_score(adapted.regressors_[TARGET], test)})
     rows[0]["fit_s"] = seconds
     rows[0]["references"] = _references(test)
     return rows
