@@ -185,24 +185,6 @@ def adapt_model(
         UnknownTargetError: A target column the source model does not predict.
     """
     model._check_fitted()
-    from costmodel.fine_tune import can_fine_tune, fine_tune_model
-
-    if can_fine_tune(model):
-        if candidates is not None or source_groups is not None or group_column != DEVICE:
-            raise InvalidInputError(
-                "candidates, source_groups and group_column are for a source model of several "
-                "devices; a model that adapts by fine-tuning (structured) takes measured rows "
-                "of the new device only"
-            )
-        return fine_tune_model(
-            model,
-            data,
-            device=device,
-            targets=targets,
-            allow_known_device=allow_known_device,
-            source=source,
-            random_state=random_state,
-        )
     for target, regressor in model.regressors_.items():
         if isinstance(regressor, AdaptedCostRegressor) or not hasattr(regressor, "_predict_point"):
             raise InvalidInputError(

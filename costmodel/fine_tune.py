@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from costmodel.adapt import _check_columns, _choose_targets, _measurement_columns, model_fingerprint
 from costmodel.card import fingerprint
 from costmodel.dataset import frame_and_card
 from costmodel.exceptions import InvalidInputError
@@ -41,8 +42,6 @@ def _inputs_of(frame: pd.DataFrame, card: Any, model: Any) -> pd.DataFrame:
     """The rows with only the columns that matter; unknown columns are an error."""
     keep_out = {DEVICE}
     declared = set(card.inputs) if card is not None and card.inputs else None
-    from costmodel.adapt import _check_columns, _measurement_columns
-
     ignorable = [
         c
         for c in frame.columns
@@ -65,6 +64,7 @@ def fine_tune_model(
     folds: int = 5,
     source: str | None = None,
     random_state: int = 0,
+    **options: Any,
 ) -> Any:
     """A new CostModel for one new device, fine-tuned from ``model`` (which is unchanged).
 
@@ -80,14 +80,29 @@ def fine_tune_model(
         folds: Cross-conformal folds over the new rows.
         source: Where ``model`` came from, kept in the lineage.
         random_state: Seed of the folds.
+        **options: ``candidates``, ``source_groups`` and ``group_column`` of
+            :func:`costmodel.adapt.adapt_model` are accepted at their defaults only (``None``,
+            ``None``, ``"device"``: what the command line passes); they apply to a source of
+            several devices. Any other option is refused.
 
     Raises:
         InvalidInputError: Fewer than :data:`MIN_ROWS` rows, unknown or missing columns, several
-            devices, a known device.
+            devices, a known device, an option that applies to a source of several devices.
         UnknownTargetError: A target the source does not predict.
     """
-    from costmodel.adapt import _choose_targets, model_fingerprint
-
+    unknown = sorted(set(options) - {"candidates", "source_groups", "group_column"})
+    if unknown:
+        raise InvalidInputError(
+            f"a model that adapts by fine-tuning (structured) takes no option {unknown}",
+            field=unknown[0],
+        )
+    several = options.get("candidates") is not None or options.get("source_groups") is not None
+    if several or options.get("group_column", DEVICE) != DEVICE:
+        raise InvalidInputError(
+            "candidates, source_groups and group_column are for a source model of several "
+            "devices; a model that adapts by fine-tuning (structured) takes measured rows "
+            "of the new device only"
+        )
     frame, card = frame_and_card(data)
     frame = _inputs_of(frame, card, model)
     frame = frame.loc[valid_mask(frame)].reset_index(drop=True)

@@ -219,7 +219,9 @@ class CostModel(BaseEstimator):
         source device, and a small head fitted on ``data`` combines those predictions; intervals
         are cross-conformal over ``data`` from 10 rows on; below that they come from the source
         devices' spread (three or more source devices) or are unbounded (fewer), as
-        ``info()["adaptation"]["calibration"]`` says.
+        ``info()["adaptation"]["calibration"]`` says. A model whose regressors fine-tune
+        (``structured``, trained on one CPU) is fine-tuned on ``data`` instead, with
+        cross-conformal intervals over its rows (:func:`costmodel.fine_tune.fine_tune_model`).
         See :func:`costmodel.adapt.adapt_model` for the options (``group_column``,
         ``candidates``, ``allow_known_device``, ...) and the errors raised.
 
@@ -231,7 +233,11 @@ class CostModel(BaseEstimator):
             The adapted CostModel.
         """
         from costmodel.adapt import adapt_model
+        from costmodel.fine_tune import can_fine_tune, fine_tune_model
 
+        self._check_fitted()
+        if can_fine_tune(self):  # a structured model of one device: fine-tune it
+            return fine_tune_model(self, data, **options)
         return adapt_model(self, data, **options)
 
     # ---- prediction -----------------------------------------------------------------------

@@ -116,3 +116,11 @@ def test_the_cli_adapts_a_structured_model_and_refuses_probe_suggestion(
     args = ["adapt", str(tmp_path / "skl"), str(tmp_path / "candidates.csv"), "--suggest", "5"]
     assert main([*args, "--out", str(tmp_path / "probes.csv")]) == 2
     assert "measure a random sample of at least 20 candidates" in capsys.readouterr().err
+
+
+def test_options_for_a_source_of_several_devices_are_refused(skylake, zen):
+    rows, _ = zen
+    with pytest.raises(InvalidInputError, match="candidates, source_groups and group_column"):
+        skylake.adapt(rows, candidates=rows)
+    with pytest.raises(InvalidInputError, match=r"takes no option \['residual_min_rows'\]"):
+        skylake.adapt(rows, residual_min_rows=10)
