@@ -42,7 +42,13 @@ from costmodel.schema import (
     valid_mask,
 )
 
-__all__ = ["METHOD", "adapt_model", "device_predictions", "model_fingerprint"]
+__all__ = [
+    "METHOD",
+    "adapt_model",
+    "device_predictions",
+    "model_fingerprint",
+    "source_lineage",
+]
 
 METHOD = "source-device head (ridge over per-device predictions, residual booster from 50 rows)"
 #: Rows used to find the device's feature block and check it does not depend on other inputs.
@@ -59,6 +65,18 @@ def model_fingerprint(model: Any) -> str:
     digest = hashlib.sha256(json.dumps(meta["checksums"], sort_keys=True).encode())
     digest.update(json.dumps(meta.get("featurizer"), sort_keys=True, default=str).encode())
     return "sha256:" + digest.hexdigest()
+
+
+def source_lineage(model: Any, source: str | None, rows: pd.DataFrame) -> dict[str, Any]:
+    """What an adapted model records of where it came from: the source model's fingerprint,
+    its training data's, where it was loaded from, its own adaptation, and the rows'."""
+    return {
+        "source_fingerprint": model_fingerprint(model),
+        "source_training_fingerprint": model.metadata_.get("training", {}).get("fingerprint"),
+        "source": source,
+        "source_adaptation": model.metadata_.get("adaptation"),
+        "rows_fingerprint": fingerprint(rows),
+    }
 
 
 def _measurement_columns(model: Any) -> set[str]:
@@ -300,12 +318,8 @@ def adapt_model(
         "device": str(device),
         "group_column": group_column,
         "source_devices": [str(k) for k in known],
-        "source_fingerprint": model_fingerprint(model),
-        "source_training_fingerprint": model.metadata_.get("training", {}).get("fingerprint"),
-        "source": source,
-        "source_adaptation": model.metadata_.get("adaptation"),
+        **source_lineage(model, source, frame),
         "rows": rows_used,
-        "rows_fingerprint": fingerprint(frame),
         "candidates": 0 if space is None else len(space),
         "calibration": {t: r.calibration_ for t, r in regressors.items()},
         "heads": {t: r.describe() for t, r in regressors.items()},

@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from costmodel.adapt import _check_columns, _choose_targets, _measurement_columns, model_fingerprint
-from costmodel.card import fingerprint
+from costmodel.adapt import _check_columns, _choose_targets, _measurement_columns, source_lineage
 from costmodel.dataset import frame_and_card
 from costmodel.exceptions import InvalidInputError
 from costmodel.schema import DEVICE, is_reference, valid_mask
@@ -153,12 +152,8 @@ def fine_tune_model(
         "device": str(device),
         "group_column": DEVICE,
         "source_devices": known,
-        "source_fingerprint": model_fingerprint(model),
-        "source_training_fingerprint": model.metadata_.get("training", {}).get("fingerprint"),
-        "source": source,
-        "source_adaptation": model.metadata_.get("adaptation"),
+        **source_lineage(model, source, frame),
         "rows": rows_used,
-        "rows_fingerprint": fingerprint(frame),
         "candidates": 0,
         "calibration": {t: calibration for t in regressors},
         "heads": {t: r.fine_tuning_ for t, r in regressors.items()},
