@@ -37,20 +37,21 @@ def can_fine_tune(model: Any) -> bool:
     return all(hasattr(r, "fine_tuned") for r in model.regressors_.values())
 
 
-def _inputs_of(frame: pd.DataFrame, card: Any, model: Any) -> pd.DataFrame:
-    """The rows with only the columns that matter; unknown columns are an error."""
-    keep_out = {DEVICE}
+def _check_row_columns(frame: pd.DataFrame, card: Any, model: Any) -> None:
+    """Refuse a column the source model does not know, as ``adapt`` does, ignoring the device,
+    other tools' reference columns, measurement columns and (for a Dataset) what its card does
+    not list as an input."""
     declared = set(card.inputs) if card is not None and card.inputs else None
+    measurement = _measurement_columns(model)
     ignorable = [
         c
         for c in frame.columns
-        if c in keep_out
+        if c == DEVICE
         or is_reference(c)
-        or c in _measurement_columns(model)
+        or c in measurement
         or (declared is not None and c not in declared)
     ]
     _check_columns(model, frame.drop(columns=ignorable), "adaptation rows", measured=True)
-    return frame
 
 
 def fine_tune_model(
@@ -103,7 +104,7 @@ def fine_tune_model(
             "of the new device only"
         )
     frame, card = frame_and_card(data)
-    frame = _inputs_of(frame, card, model)
+    _check_row_columns(frame, card, model)
     frame = frame.loc[valid_mask(frame)].reset_index(drop=True)
     names = sorted({str(v) for v in frame[DEVICE].dropna()}) if DEVICE in frame else []
     if len(names) > 1:
@@ -125,8 +126,8 @@ def fine_tune_model(
     X_all = model.featurizer_.transform(frame[model.input_columns]) if len(frame) else None
     regressors, rows_used = {}, {}
     for target in chosen:
-        y = pd.to_numeric(frame.get(target), errors="coerce")
-        y = np.asarray(y if y is not None else [], dtype=np.float64)
+        y = pd.to_numeric(frame[target], errors="coerce") if target in frame else []
+        y = np.asarray(y, dtype=np.float64)
         ok = np.isfinite(y)
         if ok.sum() < MIN_ROWS:
             raise InvalidInputError(

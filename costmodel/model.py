@@ -131,11 +131,11 @@ class CostModel(BaseEstimator):
         if isinstance(self.regressor, str):
             cls = plugins.resolve("regressor", self.regressor)
             params = dict(self.regressor_params or {})
-            known = set(inspect.signature(cls).parameters)
+            accepted = inspect.signature(cls).parameters
+            known = set(accepted)
             unknown = sorted(set(params) - known)
             if unknown and not any(
-                p.kind is inspect.Parameter.VAR_KEYWORD
-                for p in inspect.signature(cls).parameters.values()
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()
             ):
                 raise InvalidInputError(
                     f"regressor {self.regressor!r} has no parameter(s) {unknown}; "

@@ -116,8 +116,9 @@ class KernelConfigFeaturizer(Featurizer):
                 continue
             series = frame[column]
             if column in forced or not is_numeric_column(series):
-                categories[str(column)] = _top_categories(series, self.max_categories)
-                _warn_if_mostly_unique(str(column), series, self.max_categories)
+                counts = _category_counts(series)
+                categories[str(column)] = _top_categories(counts, self.max_categories)
+                _warn_if_mostly_unique(str(column), counts, len(series), self.max_categories)
                 continue
             values = numeric_values(series, nullable=True)
             finite = values[~np.isnan(values)]
@@ -134,7 +135,7 @@ class KernelConfigFeaturizer(Featurizer):
         self.categories_ = categories
         self.derived_ = _match_derived(numeric_names) if self.derived else {}
         self.device_ = (
-            _top_categories(frame[DEVICE], self.max_categories)
+            _top_categories(_category_counts(frame[DEVICE]), self.max_categories)
             if self.device_features and DEVICE in frame.columns
             else None
         )
@@ -260,11 +261,11 @@ def _check_product(
 _MOSTLY_UNIQUE = 0.5
 
 
-def _warn_if_mostly_unique(column: str, series: pd.Series, limit: int) -> None:
-    distinct = int(pd.Series(category_strings(series)).nunique())
-    if distinct > limit and distinct > _MOSTLY_UNIQUE * len(series):
+def _warn_if_mostly_unique(column: str, counts: pd.Series, n_rows: int, limit: int) -> None:
+    distinct = len(counts)
+    if distinct > limit and distinct > _MOSTLY_UNIQUE * n_rows:
         warnings.warn(
-            f"column {column!r}: {distinct} distinct values in {len(series)} rows, one-hot "
+            f"column {column!r}: {distinct} distinct values in {n_rows} rows, one-hot "
             f"encoded as its {limit} most frequent; a model learns nothing about the others. "
             "A column of code or text needs a featurizer that reads it (instructions, mlir, "
             "text), or leave the column out",
@@ -273,8 +274,12 @@ def _warn_if_mostly_unique(column: str, series: pd.Series, limit: int) -> None:
         )
 
 
-def _top_categories(series: pd.Series, limit: int) -> list[str]:
-    counts = pd.Series(category_strings(series)).value_counts(sort=True)
+def _category_counts(series: pd.Series) -> pd.Series:
+    """Rows per category string, most frequent first."""
+    return pd.Series(category_strings(series)).value_counts(sort=True)
+
+
+def _top_categories(counts: pd.Series, limit: int) -> list[str]:
     return sorted(counts.index[:limit].tolist())
 
 

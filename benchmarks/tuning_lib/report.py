@@ -273,18 +273,19 @@ def bar_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
         strategies = space["strategies"]
         if "ours_prior" not in strategies or "ours_cold" not in strategies:
             continue
-        goal = (space.get("goal") or {}).get("ours", {}).get("ours_prior")
+        goal = space.get("goal") or {}
+        verdict = goal.get("ours", {}).get("ours_prior")
         rows.append(
             {
                 "space": space["name"],
                 "cold": strategies["ours_cold"]["evals_to_95"],
                 "prior": strategies["ours_prior"]["evals_to_95"],
-                "best_baseline": (space.get("goal") or {}).get("best_baseline"),
-                "best_baseline_median": (space.get("goal") or {}).get("best_baseline_median"),
+                "best_baseline": goal.get("best_baseline"),
+                "best_baseline_median": goal.get("best_baseline_median"),
                 "prior_vs_cold": prior_against_cold(
                     strategies["ours_prior"], strategies["ours_cold"]
                 ),
-                "prior_vs_half_baseline": None if goal is None else goal["verdict"],
+                "prior_vs_half_baseline": None if verdict is None else verdict["verdict"],
             }
         )
     return rows
