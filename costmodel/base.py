@@ -81,6 +81,14 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
     def _fit_point(self, X: np.ndarray, z: np.ndarray) -> Any:
         """Fit and return the point model on ``X`` ``(n, d)`` and transformed targets ``z``."""
 
+    def _fit_points(self, X: np.ndarray, z: np.ndarray, fit_indices: list[np.ndarray]) -> list[Any]:
+        """Point models fitted on each of ``fit_indices`` (rows of ``X``), in that order.
+
+        The default calls :meth:`_fit_point` once per index set; a regressor that can train
+        several models at once (the structured one stacks them in one network) overrides it.
+        """
+        return [self._fit_point(X[idx], z[idx]) for idx in fit_indices]
+
     @abstractmethod
     def _predict_point(self, model: Any, X: np.ndarray) -> np.ndarray:
         """Point predictions in the transformed space, shape ``(n,)``."""
@@ -236,16 +244,18 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
 
     def _fit_split_conformal(self, X: np.ndarray, z: np.ndarray, groups: Any) -> None:
         fit_idx, cal_idx = self._calibration_split(len(z), groups)
-        model = self._fit_point(X[fit_idx], z[fit_idx])
+        if self.refit:
+            model, final = self._fit_points(X, z, [fit_idx, np.arange(len(z))])
+        else:
+            (model,) = self._fit_points(X, z, [fit_idx])
+            final = model
         difficulty_model = (
             self._fit_difficulty(X[fit_idx], z[fit_idx], model) if self.normalize else None
         )
         residuals = z[cal_idx] - self._predict_point(model, X[cal_idx])
         sigma = self._sigma(model, difficulty_model, X[cal_idx], fit=True)
         self.calibrator_ = SplitConformalCalibrator.from_residuals(residuals, sigma)
-        if self.refit:
-            model = self._fit_point(X, z)
-        self.model_ = model
+        self.model_ = final
         self.difficulty_model_ = difficulty_model
 
     def _fit_cross_conformal(self, X: np.ndarray, z: np.ndarray, groups: np.ndarray) -> None:
@@ -255,14 +265,16 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
         splitter = GroupKFold(
             n_splits=min(self.group_folds, n_groups), shuffle=True, random_state=self.random_state
         )
+        folds = list(splitter.split(X, groups=groups))
+        *fold_models, model = self._fit_points(
+            X, z, [fit_idx for fit_idx, _ in folds] + [np.arange(len(z))]
+        )
         residuals, raw_sigmas = [], []
-        for fit_idx, cal_idx in splitter.split(X, groups=groups):
-            model = self._fit_point(X[fit_idx], z[fit_idx])
-            residuals.append(z[cal_idx] - self._predict_point(model, X[cal_idx]))
+        for (fit_idx, cal_idx), fold_model in zip(folds, fold_models, strict=True):
+            residuals.append(z[cal_idx] - self._predict_point(fold_model, X[cal_idx]))
             if self.normalize:
-                difficulty_model = self._fit_difficulty(X[fit_idx], z[fit_idx], model)
-                raw_sigmas.append(self._difficulty(model, difficulty_model, X[cal_idx]))
-        model = self._fit_point(X, z)
+                difficulty_model = self._fit_difficulty(X[fit_idx], z[fit_idx], fold_model)
+                raw_sigmas.append(self._difficulty(fold_model, difficulty_model, X[cal_idx]))
         self.difficulty_model_ = self._fit_difficulty(X, z, model) if self.normalize else None
         sigma = self._floor_sigma(np.concatenate(raw_sigmas), fit=True) if self.normalize else None
         self.calibrator_ = SplitConformalCalibrator.from_residuals(np.concatenate(residuals), sigma)

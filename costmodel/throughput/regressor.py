@@ -300,15 +300,27 @@ class ThroughputRegressor(CostRegressor):
         return forms, parts
 
     def _fit_point(self, X: np.ndarray, z: np.ndarray) -> _Fitted:
+        (fitted,) = self._fit_points(X, z, [np.arange(len(z))])
+        return fitted
+
+    def _fit_points(
+        self, X: np.ndarray, z: np.ndarray, fit_indices: list[np.ndarray]
+    ) -> list[_Fitted]:
+        """One model per index set, all their members trained at once in one stack.
+
+        The vocabularies come from all rows; a model's member never trains on rows outside its
+        index set, and forms or part tokens only those rows hold stay at zero weight, so each
+        model predicts as one fitted on its rows alone would (see
+        :func:`~costmodel.throughput.network.train_networks`).
+        """
         import torch
 
         from costmodel.seq2seq.trainer import torch_threads
-        from costmodel.throughput.network import TrainSettings, train_network
+        from costmodel.throughput.network import TrainSettings, train_networks
 
         forms, parts = self._vocabularies(X)
         settings = {name: getattr(self, name) for name in _SETTINGS}
-        fitted = _Fitted(forms, parts, settings, [], self._predicts())
-        batch = fitted.batch(X)
+        batch = _Fitted(forms, parts, settings, [], self._predicts()).batch(X)
         log_cycles = self._log_cycles_target(z, batch.lengths)
         previous = getattr(self, "model_", None) if self.warm_start else None
         if previous is not None and previous.settings["n_resources"] != self.n_resources:
@@ -316,28 +328,39 @@ class ThroughputRegressor(CostRegressor):
                 f"warm_start: the fitted model has {previous.settings['n_resources']} resources, "
                 f"n_resources is {self.n_resources}"
             )
+        member_ids = range(self.n_members)
+        inits = None
+        if previous is not None:
+            starts = [
+                {
+                    k: torch.from_numpy(v)
+                    for k, v in previous.members[m % len(previous.members)].items()
+                }
+                for m in member_ids
+            ]
+            inits = starts * len(fit_indices)
+        masks = np.zeros((len(fit_indices) * self.n_members, len(z)), dtype=bool)
+        for k, idx in enumerate(fit_indices):
+            masks[k * self.n_members : (k + 1) * self.n_members, idx] = True
         with torch_threads(self.n_threads):
-            for member in range(self.n_members):
-                init = None
-                if previous is not None:
-                    state = previous.members[member % len(previous.members)]
-                    init = {k: torch.from_numpy(v) for k, v in state.items()}
-                network, history = train_network(
-                    batch,
-                    log_cycles,
-                    n_forms=len(forms),
-                    settings=TrainSettings(
-                        **{k: _plain(v) for k, v in settings.items()},
-                        seed=self.random_state + member,
-                    ),
-                    init=init,
-                    prior_strength=float(self.prior_strength),
-                )
-                fitted.members.append(
-                    {k: v.detach().numpy().copy() for k, v in network.state_dict().items()}
-                )
-                fitted.history.append(history)
-        return fitted
+            states, histories = train_networks(
+                batch,
+                log_cycles,
+                n_forms=len(forms),
+                settings=TrainSettings(
+                    **{k: _plain(v) for k, v in settings.items()}, seed=self.random_state
+                ),
+                seeds=[self.random_state + m for m in member_ids] * len(fit_indices),
+                inits=inits,
+                prior_strength=float(self.prior_strength),
+                row_masks=masks,
+            )
+        out = []
+        for k in range(len(fit_indices)):
+            block = slice(k * self.n_members, (k + 1) * self.n_members)
+            members = [{n: v.numpy().copy() for n, v in state.items()} for state in states[block]]
+            out.append(_Fitted(forms, parts, settings, members, self._predicts(), histories[block]))
+        return out
 
     def _log_cycles_target(self, z: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         log_y = z if self.log_target else np.log(np.clip(z, 1e-12, None))
