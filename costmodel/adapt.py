@@ -17,9 +17,6 @@ rows.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-import tempfile
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -27,20 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from costmodel.adapted import AdaptedCostRegressor
-from costmodel.card import fingerprint
-from costmodel.dataset import frame_and_card
-from costmodel.exceptions import InvalidInputError, UnknownTargetError, UnseenCategoryWarning
-from costmodel.schema import (
-    DEVICE,
-    FAILURE_REASON,
-    KNOWN_TARGETS,
-    N_REPEATS,
-    VALID,
-    std_column,
-    target_spec,
-    valid_mask,
+from costmodel.adaptation_rows import (
+    check_columns,
+    choose_targets,
+    model_fingerprint,
+    source_lineage,
 )
+from costmodel.adapted import AdaptedCostRegressor
+from costmodel.dataset import frame_and_card
+from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
+from costmodel.schema import DEVICE, valid_mask
 
 __all__ = [
     "METHOD",
@@ -53,67 +46,6 @@ __all__ = [
 METHOD = "source-device head (ridge over per-device predictions, residual booster from 50 rows)"
 #: Rows used to find the device's feature block and check it does not depend on other inputs.
 _REFERENCE_ROWS = 16
-
-
-def model_fingerprint(model: Any) -> str:
-    """SHA-256 over a fitted model's saved files (what ``save`` would write, minus timestamps)."""
-    from costmodel.persistence import read_model_dir
-
-    with tempfile.TemporaryDirectory() as tmp:
-        model.save(f"{tmp}/model")
-        _, meta = read_model_dir(f"{tmp}/model")
-    digest = hashlib.sha256(json.dumps(meta["checksums"], sort_keys=True).encode())
-    digest.update(json.dumps(meta.get("featurizer"), sort_keys=True, default=str).encode())
-    return "sha256:" + digest.hexdigest()
-
-
-def source_lineage(model: Any, source: str | None, rows: pd.DataFrame) -> dict[str, Any]:
-    """What an adapted model records of where it came from: the source model's fingerprint,
-    its training data's, where it was loaded from, its own adaptation, and the rows'."""
-    return {
-        "source_fingerprint": model_fingerprint(model),
-        "source_training_fingerprint": model.metadata_.get("training", {}).get("fingerprint"),
-        "source": source,
-        "source_adaptation": model.metadata_.get("adaptation"),
-        "rows_fingerprint": fingerprint(rows),
-    }
-
-
-def _measurement_columns(model: Any) -> set[str]:
-    targets = set(KNOWN_TARGETS) | set(model.target_names)
-    return {VALID, FAILURE_REASON, N_REPEATS} | targets | {std_column(t) for t in targets}
-
-
-def _looks_like_target(column: str) -> bool:
-    try:
-        target_spec(column)
-    except InvalidInputError:
-        return False
-    return column in KNOWN_TARGETS or column.rsplit("_", 1)[-1] in {"ms", "s", "us", "ns", "w", "j"}
-
-
-def _check_columns(model: Any, frame: pd.DataFrame, what: str, *, measured: bool) -> None:
-    inputs = model.input_columns
-    others = [c for c in frame.columns if c not in inputs and c not in model.target_names]
-    foreign = [c for c in others if _looks_like_target(c)]
-    if measured and foreign and not any(t in frame.columns for t in model.target_names):
-        raise UnknownTargetError(
-            f"{what}: the source model predicts {model.target_names}; "
-            f"{foreign} {'is' if len(foreign) == 1 else 'are'} not among them "
-            "(adapt a model trained for that target)"
-        )
-    extra = [c for c in others if c not in _measurement_columns(model) and c not in foreign]
-    if extra:
-        raise InvalidInputError(
-            f"{what}: column(s) {extra} are not inputs of the source model (it reads {inputs})",
-            field=extra[0],
-        )
-    missing = [c for c in inputs if c not in frame.columns]
-    if missing:
-        raise InvalidInputError(
-            f"{what}: missing input column(s) {missing} (the source model reads {inputs})",
-            field=missing[0],
-        )
 
 
 def _transform(featurizer: Any, frame: pd.DataFrame) -> np.ndarray:
@@ -210,7 +142,7 @@ def adapt_model(
                 f"on devices, not a {regressor.kind!r} regressor (adapt from the original model)"
             )
     frame, _ = frame_and_card(data)
-    _check_columns(model, frame, "adaptation rows", measured=True)
+    check_columns(model, frame, "adaptation rows", measured=True)
     if group_column not in model.input_columns:
         raise InvalidInputError(
             f"{group_column!r} is not an input of the source model", field=group_column
@@ -219,7 +151,7 @@ def adapt_model(
     space = None
     if candidates is not None:
         space = candidates if isinstance(candidates, pd.DataFrame) else pd.DataFrame(candidates)
-        _check_columns(model, space, "candidates", measured=False)
+        check_columns(model, space, "candidates", measured=False)
         space = space.reset_index(drop=True)
     if frame.empty and (space is None or space.empty):
         raise InvalidInputError(
@@ -257,7 +189,7 @@ def adapt_model(
                 "known device reuses its own rows (pass allow_known_device=True to do it anyway)",
                 field=group_column,
             )
-    chosen = _choose_targets(model, frame, targets)
+    chosen = choose_targets(model, frame, targets)
     reference = pd.concat([frame, *([space] if space is not None else [])], ignore_index=True)
     reference = reference[model.input_columns].head(_REFERENCE_ROWS)
     source_featurizer = model.featurizer_
@@ -336,17 +268,6 @@ def _to_z(regressor: Any, y: np.ndarray, target: str) -> np.ndarray:
             )
         return np.log(y)
     return y
-
-
-def _choose_targets(model: Any, frame: pd.DataFrame, targets: Any) -> list[str]:
-    if targets is not None:
-        return model._select_targets(targets)
-    present = [t for t in model.target_names if t in frame.columns]
-    if len(frame) and not present:
-        raise InvalidInputError(
-            f"the rows measure none of the source model's targets {model.target_names}"
-        )
-    return present or model.target_names
 
 
 def device_predictions(adapted: Any, X: Any, *, target: str | None = None) -> np.ndarray:

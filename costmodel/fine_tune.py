@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from costmodel.adapt import _check_columns, _choose_targets, _measurement_columns, source_lineage
+from costmodel.adaptation_rows import (
+    check_columns,
+    choose_targets,
+    measurement_columns,
+    source_lineage,
+)
 from costmodel.dataset import frame_and_card
 from costmodel.exceptions import InvalidInputError
 from costmodel.schema import DEVICE, is_reference, valid_mask
@@ -42,7 +47,7 @@ def _check_row_columns(frame: pd.DataFrame, card: Any, model: Any) -> None:
     other tools' reference columns, measurement columns and (for a Dataset) what its card does
     not list as an input."""
     declared = set(card.inputs) if card is not None and card.inputs else None
-    measurement = _measurement_columns(model)
+    measurement = measurement_columns(model)
     ignorable = [
         c
         for c in frame.columns
@@ -51,7 +56,7 @@ def _check_row_columns(frame: pd.DataFrame, card: Any, model: Any) -> None:
         or c in measurement
         or (declared is not None and c not in declared)
     ]
-    _check_columns(model, frame.drop(columns=ignorable), "adaptation rows", measured=True)
+    check_columns(model, frame.drop(columns=ignorable), "adaptation rows", measured=True)
 
 
 def fine_tune_model(
@@ -122,7 +127,7 @@ def fine_tune_model(
             "reuses its own rows (pass allow_known_device=True to do it anyway)",
             field=DEVICE,
         )
-    chosen = _choose_targets(model, frame, targets)
+    chosen = choose_targets(model, frame, targets)
     X_all = model.featurizer_.transform(frame[model.input_columns]) if len(frame) else None
     regressors, rows_used = {}, {}
     for target in chosen:

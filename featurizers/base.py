@@ -79,6 +79,9 @@ class Featurizer(TransformerMixin, BaseEstimator, ABC):
     #: ``_transform`` takes a :class:`~costmodel.records.Columns` view instead of a
     #: DataFrame (no frame is built for records: the fast path for single predictions).
     reads_columns: ClassVar[bool] = False
+    #: Columns of this featurizer's source tables that it knows and never reads (bookkeeping
+    #: such as a sequence's length or source file); checks of new rows accept them.
+    ignored_columns: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def fit(self, X: pd.DataFrame, y: Any = None) -> Featurizer:

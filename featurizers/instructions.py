@@ -118,6 +118,7 @@ class InstructionsFeaturizer(Featurizer):
     """
 
     kind: ClassVar[str] = "instructions"
+    ignored_columns: ClassVar[frozenset[str]] = _IGNORED
 
     def __init__(
         self,
@@ -209,7 +210,7 @@ class InstructionsFeaturizer(Featurizer):
 
     # ---- transforming ---------------------------------------------------------------------
     def _transform(self, frame: pd.DataFrame, *, strict: bool) -> np.ndarray:
-        self._check_columns(frame, strict=strict, ignore=_IGNORED)
+        self._check_columns(frame, strict=strict, ignore=self.ignored_columns)
         sequences = self.sequences(frame)
         devices = self._devices(frame)
         if self.output == "text":

@@ -124,3 +124,12 @@ def test_options_for_a_source_of_several_devices_are_refused(skylake, zen):
         skylake.adapt(rows, candidates=rows)
     with pytest.raises(InvalidInputError, match=r"takes no option \['residual_min_rows'\]"):
         skylake.adapt(rows, residual_min_rows=10)
+
+
+def test_a_bare_pmevo_frame_adapts_with_its_bookkeeping_columns(skylake):
+    # n_instructions and source_file are the loader's bookkeeping, which the instructions
+    # featurizer never reads: rows straight from the loader (a DataFrame, no card) are accepted.
+    frame = load_dataset("pmevo-zen").frame.sample(20, random_state=1)
+    assert {"n_instructions", "source_file"} <= set(frame.columns)
+    adapted = skylake.adapt(frame)
+    assert adapted.info()["adaptation"]["rows"] == {"iteration_cycles": 20}
