@@ -27,7 +27,10 @@ vocabularies, every member starts from its fitted weights and ``prior_strength``
 weights towards them.
 
 Fitting trains ``n_members`` networks once (``refit=False``) or twice (``refit=True``: without the
-calibration rows, then on all rows), each by full-batch Adam on one torch thread.
+calibration rows, then on all rows) by full-batch Adam on one torch thread. All of them train at
+once, stacked in one network (:func:`~costmodel.throughput.network.train_networks`), as do the
+fold models of a cross-conformal fit (``group_folds``, :meth:`fine_tuned`): each follows the steps
+it would take alone, and the stack saves the per-step overhead of many small networks.
 """
 
 from __future__ import annotations
