@@ -10,7 +10,8 @@ A prior trained on two or more devices, used on a device it has not seen (``fixe
 non-negative ridge head combining them) on the measurements, so the prior's level and shape follow
 the new device. Its sigma is then the head's cross-validated error on the measurements, and
 :attr:`Prior.rank_quality` (the Spearman correlation of those out-of-fold predictions with the
-measurements) tells the tuner how well it ranks.
+measurements) tells the tuner how well it ranks, and :meth:`Prior.rank_upper_bound` how sure
+that is.
 """
 
 from __future__ import annotations
@@ -97,10 +98,11 @@ class Prior:
         self.unseen: list[str] = []
         self.adaptive = _adaptable(model, target, fixed) and model_inputs is None
         self.rank_quality: float | None = None
+        self.rank_rows = 0
         self._head: tuple[float, np.ndarray] | None = None
         self._head_sigma: float | None = None
         self._zero: Any = None
-        self._per_device: dict[int, np.ndarray] = {}
+        self._per_device: dict[bytes, np.ndarray] = {}
 
     # ---- adaptation -----------------------------------------------------------------------
     def _device_predictions(self, frame: pd.DataFrame) -> np.ndarray:
@@ -108,7 +110,9 @@ class Prior:
         from costmodel.adapt import device_predictions
 
         rows = frame[self.inputs].reset_index(drop=True)
-        key = int(pd.util.hash_pandas_object(rows, index=False).sum())
+        # The row hashes in order (their sum would give a reordered frame the cached rows of
+        # another order).
+        key = pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()
         if key not in self._per_device:
             if self._zero is None:
                 self._zero = self.model.adapt(
@@ -131,13 +135,31 @@ class Prior:
         if len(z) < 5:
             self._head_sigma, self.rank_quality = None, None
             return
-        oof = np.empty(len(z))
-        for test in np.array_split(np.arange(len(z)), 5):
+        oof, shape = np.empty(len(z)), np.empty(len(z))
+        # Interleaved folds: measurements arrive in the order a prior ranks them, so contiguous
+        # folds would hold out its best (or worst) picks together.
+        for fold in range(5):
+            test = np.flatnonzero(np.arange(len(z)) % 5 == fold)
             train = np.setdiff1d(np.arange(len(z)), test)
             a, w = fit_head(P[train], z[train])
             oof[test] = a + P[test] @ w
+            # The ranking leaves each fold's intercept out: fitted on the other rows, it sits
+            # low where the held-out values are high and the reverse (the mean of the rest), an
+            # anti-correlation made by the folds, not by the prior.
+            shape[test] = (P[test] - P[train].mean(axis=0)) @ w
         self._head_sigma = max(float(np.sqrt(np.mean((z - oof) ** 2))), 1e-3)
-        self.rank_quality = spearman(z, oof) if np.ptp(oof) > 0 else 0.0
+        self.rank_rows = len(z)
+        self.rank_quality = spearman(z, shape) if np.ptp(shape) > 0 else 0.0
+
+    def rank_upper_bound(self, confidence: float = 0.9) -> float | None:
+        """One-sided upper confidence bound of :attr:`rank_quality` (Fisher's z with the
+        Fieller-Hartley-Pearson variance ``1.06 / (n - 3)`` of a Spearman correlation over ``n``
+        measurements); ``None`` while there is no rank quality or too few rows (4 or fewer)."""
+        if self.rank_quality is None or self.rank_rows <= 4:
+            return None
+        r = float(np.clip(self.rank_quality, -0.999, 0.999))
+        half = norm.ppf(confidence) * np.sqrt(1.06 / (self.rank_rows - 3))
+        return float(np.tanh(np.arctanh(r) + half))
 
     def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """``(log mean, log sigma)`` per row of ``frame`` (parameters and fixed inputs)."""

@@ -61,6 +61,9 @@ _DEFAULT_CANDIDATES = 20_000
 #: An adaptive prior whose out-of-fold Spearman on the measurements is below this is dropped
 #: (RGPE-style: a prior is trusted as far as it ranks what was measured).
 _MIN_PRIOR_RANK = 0.5
+#: Confidence with which the measurements must show a prior ranking no better than chance before
+#: it is replaced by a cold start's space-filling design.
+_DROP_CONFIDENCE = 0.9
 
 
 class CostModelTuner:
@@ -141,9 +144,15 @@ class CostModelTuner:
         self._rng = np.random.default_rng(seed)
         self.prior: Prior | None = load_prior(model, target, space.names, space.fixed, model_inputs)
         self.n_candidates = int(n_candidates or _DEFAULT_CANDIDATES)
+        cold_initial = min(10, max(5, 2 * len(space.names)))
         if n_initial is None:
-            n_initial = 0 if self.prior is not None else min(10, max(5, 2 * len(space.names)))
+            n_initial = 0 if self.prior is not None else cold_initial
         self.n_initial = int(n_initial)
+        # A prior dropped for ranking the measurements badly is replaced by the space-filling
+        # design a tuner without a prior starts from (see _propose).
+        self._fallback_design = cold_initial
+        self._design_left = 0
+        self._prior_dropped = False
         self._log_scale = _log_scale(target)
         self._candidates = CandidatePool(space, self.n_candidates, self._rng, self.prior)
         # state
@@ -298,7 +307,12 @@ class CostModelTuner:
         if not keep.any():
             return np.zeros((0, len(self.space.names))), []
         n_good = sum(not r["failed"] for r in self._rows)
-        initial = self._n_asked < self.n_initial or (self.prior is None and n_good < _MIN_ONLINE)
+        self._drop_misranking_prior()
+        initial = (
+            self._n_asked < self.n_initial
+            or (self.prior is None and n_good < _MIN_ONLINE)
+            or self._design_left > 0
+        )
         if initial:
             idx = np.flatnonzero(keep)
             taken = (
@@ -307,6 +321,7 @@ class CostModelTuner:
                 else None
             )
             pick = idx[maximin_design(codes[idx] / self._candidates.scales, n, self._rng, taken)]
+            self._design_left = max(self._design_left - len(pick), 0)
             return codes[pick], [{"source": "initial"} for _ in pick]
         self._refit_if_due()
         mu, sigma, variant = self._predict_pool(codes, static)
@@ -332,6 +347,25 @@ class CostModelTuner:
             meta["variants"] = self._variant_predictions(codes[i : i + 1], static, i)
             info.append(meta)
         return codes[order], info
+
+    def _drop_misranking_prior(self) -> None:
+        """Once, when the measurements show an adaptive prior ranking them no better than chance
+        (the 90% upper confidence bound of its rank correlation with them below 0): spend the
+        next suggestions on the space-filling design a tuner without a prior starts from (the
+        measurements so far count as taken points), so that a prior that is wrong for this
+        device costs its first few evaluations and no more, and the online model starts from
+        the data a cold start would have. A merely weak rank correlation (below
+        ``_MIN_PRIOR_RANK``) only switches suggestions to the online model (:meth:`_variant`),
+        since a few measurements rank a good prior badly by chance."""
+        if self._prior_dropped or self.prior is None or not self.prior.adaptive:
+            return
+        if not any(not r["failed"] for r in self._rows):
+            return
+        self._refit_if_due()
+        upper = self.prior.rank_upper_bound(_DROP_CONFIDENCE)
+        if upper is not None and upper < 0.0:
+            self._prior_dropped = True
+            self._design_left = self._fallback_design
 
     # ---- models ---------------------------------------------------------------------------
     def _refit_if_due(self) -> None:

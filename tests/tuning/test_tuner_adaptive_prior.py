@@ -63,3 +63,56 @@ def test_an_unbounded_prior_interval_gives_a_finite_sigma():
     mean, sigma = tuner.prior.predict(new.iloc[10:200])
     assert np.isfinite(mean).all() and np.isfinite(sigma).all() and (sigma > 0).all()
     assert len(tuner.ask()) == 1
+
+
+@pytest.fixture(scope="module")
+def unlike_device():
+    """A prior of kt-convolution-6p's two NVIDIA GPUs, tuning its AMD GPU (real runtimes)."""
+    data = load_dataset("kt-convolution-6p")
+    frame = data.frame.loc[data.frame["valid"], [*data.card.inputs, "device", "runtime_ms"]]
+    amd = next(d for d in frame["device"].unique() if "AMD" in d)
+    source = frame.loc[frame["device"] != amd].sample(1500, random_state=0)
+    model = costmodel.CostModel(regressor_params={"n_estimators": 60, "n_jobs": 1}).fit(source)
+    new = frame.loc[frame["device"] == amd].sample(8, random_state=1)
+    params = {c: sorted(frame[c].unique().tolist()) for c in data.card.inputs}
+    return model, new, SearchSpace(params, fixed={"device": amd})
+
+
+@pytest.mark.parametrize("reverse", [True, False])
+def test_a_prior_that_ranks_the_measurements_in_reverse_gives_way_to_a_cold_design(
+    unlike_device, reverse
+):
+    # Mechanics on named, rearranged real values: eight real AMD configurations and their real
+    # runtimes, the runtimes assigned in the reverse (or the same) order as the prior ranks them.
+    model, new, space = unlike_device
+    tuner = CostModelTuner(space, model=model, seed=0)
+    predicted, _ = tuner.prior.predict(new)
+    runtimes = np.sort(new["runtime_ms"].to_numpy())
+    order = np.argsort(-predicted if reverse else predicted)
+    for rank, i in enumerate(order):
+        tuner.tell({c: new.iloc[i][c] for c in space.names}, runtimes[rank])
+    configs = tuner.ask(3)  # refits the prior's head on the eight, then suggests three
+    quality = tuner.prior.rank_quality
+    for config in configs:
+        tuner.tell(config, float(runtimes.mean()))
+    suggested = tuner.history["suggested_by"].iloc[-3:].tolist()
+    if reverse:
+        assert quality < 0
+        assert suggested == ["initial"] * 3
+    else:
+        assert quality > 0.5
+        assert "initial" not in suggested
+
+
+def test_the_rank_bound_needs_evidence():
+    from costmodel.tuning.prior import Prior
+
+    prior = Prior.__new__(Prior)
+    prior.rank_quality, prior.rank_rows = -0.8, 4
+    assert prior.rank_upper_bound() is None  # too few rows for a bound
+    prior.rank_rows = 5
+    assert prior.rank_upper_bound() < 0  # five rows in reverse: worse than chance at 90%
+    prior.rank_quality, prior.rank_rows = -0.2, 9
+    assert prior.rank_upper_bound() > 0  # weak: could be chance
+    prior.rank_quality, prior.rank_rows = -0.2, 200
+    assert prior.rank_upper_bound() < 0  # the same correlation over many rows is evidence
