@@ -22,7 +22,10 @@ How a suggestion is made:
    several devices and used on a new one is adaptive (:class:`~costmodel.tuning.prior.
    Prior`): its device head is refitted on the measurements at every refit, like
    :meth:`costmodel.CostModel.adapt`, and it is dropped while its out-of-fold rank correlation
-   with the measurements is below ``_MIN_PRIOR_RANK``.
+   with the measurements is below ``_MIN_PRIOR_RANK``. Once the measurements show it ranking
+   them no better than chance (at 90% confidence), the next suggestions are the space-filling
+   design a tuner without a prior starts from, so a prior that is wrong for the device costs
+   its first few evaluations, not the search.
 4. The acquisition (``"ei"``, ``"lcb"`` or ``"mean"``) ranks the candidates; a failure model
    (once two failures and two successes are known) scales expected improvement by the
    probability of success and removes likely failures for the other acquisitions.

@@ -59,6 +59,8 @@ from costmodel.throughput.parts import (
 __all__ = ["ThroughputRegressor"]
 
 _FORMAT = 1
+#: Most (networks x rows) trained in one stack; more fits than that train one stack at a time.
+_MAX_STACKED_CELLS = 2_000_000
 _SETTINGS = (
     "n_resources", "hidden", "steps", "learning_rate", "weight_decay", "embedding_penalty",
     "form_dropout", "power_start", "power_end", "hard_max_fraction",
@@ -345,19 +347,27 @@ class ThroughputRegressor(CostRegressor):
         masks = np.zeros((len(fit_indices) * self.n_members, len(z)), dtype=bool)
         for k, idx in enumerate(fit_indices):
             masks[k * self.n_members : (k + 1) * self.n_members, idx] = True
+        seeds = [self.random_state + m for m in member_ids] * len(fit_indices)
+        # Stack as many fits as keep (networks x rows) under _MAX_STACKED_CELLS (memory).
+        per_chunk = self.n_members * max(1, _MAX_STACKED_CELLS // (self.n_members * len(z)))
+        states, histories = [], []
         with torch_threads(self.n_threads):
-            states, histories = train_networks(
-                batch,
-                log_cycles,
-                n_forms=len(forms),
-                settings=TrainSettings(
-                    **{k: _plain(v) for k, v in settings.items()}, seed=self.random_state
-                ),
-                seeds=[self.random_state + m for m in member_ids] * len(fit_indices),
-                inits=inits,
-                prior_strength=float(self.prior_strength),
-                row_masks=masks,
-            )
+            for start in range(0, len(seeds), per_chunk):
+                chunk = slice(start, start + per_chunk)
+                chunk_states, chunk_histories = train_networks(
+                    batch,
+                    log_cycles,
+                    n_forms=len(forms),
+                    settings=TrainSettings(
+                        **{k: _plain(v) for k, v in settings.items()}, seed=self.random_state
+                    ),
+                    seeds=seeds[chunk],
+                    inits=inits[chunk] if inits is not None else None,
+                    prior_strength=float(self.prior_strength),
+                    row_masks=masks[chunk],
+                )
+                states += chunk_states
+                histories += chunk_histories
         out = []
         for k in range(len(fit_indices)):
             block = slice(k * self.n_members, (k + 1) * self.n_members)

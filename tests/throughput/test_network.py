@@ -104,3 +104,15 @@ def test_a_prior_needs_an_init_for_every_member(rows):
             batch, target, n_forms=n_forms, settings=_SETTINGS, seeds=[0, 1],
             inits=[state, None], prior_strength=1e-3,
         )  # fmt: skip
+
+
+def test_fits_too_large_for_one_stack_train_in_chunks_with_the_same_result(monkeypatch):
+    from costmodel.throughput import regressor as module
+
+    frame = load_dataset("pmevo-skl").frame.sample(60, random_state=2)
+    X, y = frame[["instructions"]].to_numpy(dtype=object), frame["iteration_cycles"].to_numpy()
+    params = {"steps": 20, "n_members": 2, "hidden": 8, "n_resources": 4, "refit": True}
+    whole = ThroughputRegressor(**params).fit(X, y)
+    monkeypatch.setattr(module, "_MAX_STACKED_CELLS", 1)  # one fit (two members) per stack
+    chunked = ThroughputRegressor(**params).fit(X, y)
+    np.testing.assert_allclose(chunked.predict(X), whole.predict(X), rtol=1e-4)
