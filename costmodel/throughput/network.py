@@ -9,7 +9,9 @@ without dependencies runs at the pace of its busiest resource, so a row's cycles
 
 Training replaces the max by the power mean ``(sum_r s_r^p)^(1/p)`` (a log-sum-exp in log space),
 its exponent ``p`` annealed geometrically to a hard max, and fits the log cycles with a smooth L1
-loss by Adam on the whole set at once. Forms unseen in training have no embedding (their usage is
+loss by Adam on the whole set at once. :func:`train_networks` trains several such networks (the
+members of an ensemble, the models of several folds) side by side as one
+:class:`StackedResourceNetwork`. Forms unseen in training have no embedding (their usage is
 the MLP's alone); ``form_dropout`` drops embeddings during training so the MLP learns to stand
 alone, and ``embedding_penalty`` shrinks them towards it.
 """
@@ -227,13 +229,16 @@ def train_networks(
         row_masks: ``(len(seeds), n)`` booleans, the rows each member trains on (default: all),
             so that the models of several folds train in one stack. A member's loss averages
             over its rows; part tokens that none of its rows use and that its ``init`` does not
-            hold start (and stay) at zero weight, and forms none of its rows hold keep a zero
-            embedding, so such a member predicts a row it never saw as a network fitted on its
-            rows alone would.
+            hold start (and stay) at zero weight, and forms new to it that none of its rows
+            hold keep a zero embedding, so such a member predicts a row it never saw as a
+            network fitted on its rows alone would.
 
     Returns:
         Each member's state dict (:class:`ResourceNetwork` names) and history (final loss,
         steps).
+
+    Raises:
+        ValueError: ``prior_strength`` with an ``init`` for some members but not all.
     """
     inits = list(inits) if inits is not None else [None] * len(seeds)
     members = []
