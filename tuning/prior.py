@@ -16,8 +16,10 @@ that is.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,8 @@ __all__ = ["Prior", "load_prior"]
 _PRIOR_COVERAGE = 0.8
 #: The widest the prior's interval is taken to be, as a factor either side of its mean.
 _MAX_SPREAD = 1e3
+#: Frames whose per-device predictions are kept (least recently used dropped first).
+_MEMO_FRAMES = 8
 
 
 class Prior:
@@ -102,7 +106,7 @@ class Prior:
         self._head: tuple[float, np.ndarray] | None = None
         self._head_sigma: float | None = None
         self._zero: Any = None
-        self._per_device: dict[bytes, np.ndarray] = {}
+        self._per_device: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
     # ---- adaptation -----------------------------------------------------------------------
     def _device_predictions(self, frame: pd.DataFrame) -> np.ndarray:
@@ -110,15 +114,23 @@ class Prior:
         from costmodel.adapt import device_predictions
 
         rows = frame[self.inputs].reset_index(drop=True)
-        # The row hashes in order (their sum would give a reordered frame the cached rows of
-        # another order).
-        key = pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()
-        if key not in self._per_device:
-            if self._zero is None:
-                self._zero = self.model.adapt(
-                    rows.iloc[:0], candidates=rows.head(16), targets=self.target
-                )
-            self._per_device[key] = device_predictions(self._zero, rows, target=self.target)
+        # A digest of the row hashes in order (their sum would give a reordered frame the cached
+        # rows of another order).
+        row_hashes = pd.util.hash_pandas_object(rows, index=False).to_numpy()
+        key = hashlib.sha256(row_hashes.tobytes()).digest()
+        if key in self._per_device:
+            self._per_device.move_to_end(key)
+            return self._per_device[key]
+        if self._zero is None:
+            self._zero = self.model.adapt(
+                rows.iloc[:0], candidates=rows.head(16), targets=self.target
+            )
+        self._per_device[key] = device_predictions(self._zero, rows, target=self.target)
+        # Keep the last few frames (the candidate pool, the latest measurements): every refit
+        # brings a new, longer frame of measurements, so an unbounded memo would grow with the
+        # square of the run's length.
+        while len(self._per_device) > _MEMO_FRAMES:
+            self._per_device.popitem(last=False)
         return self._per_device[key]
 
     def update(self, frame: pd.DataFrame, values: np.ndarray) -> None:

@@ -116,3 +116,14 @@ def test_the_rank_bound_needs_evidence():
     assert prior.rank_upper_bound() > 0  # weak: could be chance
     prior.rank_quality, prior.rank_rows = -0.2, 200
     assert prior.rank_upper_bound() < 0  # the same correlation over many rows is evidence
+
+
+def test_device_predictions_follow_row_order_and_the_memo_stays_small(setup):
+    model, new, space = setup
+    prior = CostModelTuner(space, model=model, seed=0).prior
+    rows = new.head(30)
+    forward = prior._device_predictions(rows)
+    np.testing.assert_allclose(prior._device_predictions(rows.iloc[::-1]), forward[::-1])
+    for n in range(1, 20):  # a refit's frame of measurements grows by one row each time
+        prior._device_predictions(new.head(n))
+    assert len(prior._per_device) <= 8
