@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numbers
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -81,13 +82,16 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
     def _fit_point(self, X: np.ndarray, z: np.ndarray) -> Any:
         """Fit and return the point model on ``X`` ``(n, d)`` and transformed targets ``z``."""
 
-    def _fit_points(self, X: np.ndarray, z: np.ndarray, fit_indices: list[np.ndarray]) -> list[Any]:
+    def _fit_points(
+        self, X: np.ndarray, z: np.ndarray, fit_indices: list[np.ndarray]
+    ) -> Iterable[Any]:
         """Point models fitted on each of ``fit_indices`` (rows of ``X``), in that order.
 
-        The default calls :meth:`_fit_point` once per index set; a regressor that can train
-        several models at once (the structured one stacks them in one network) overrides it.
+        The default fits them one at a time as they are consumed (a generator, so only one fold
+        model is held at a time); a regressor that trains several models at once (the
+        structured one stacks them in one network) overrides it and returns them all.
         """
-        return [self._fit_point(X[idx], z[idx]) for idx in fit_indices]
+        return (self._fit_point(X[idx], z[idx]) for idx in fit_indices)
 
     @abstractmethod
     def _predict_point(self, model: Any, X: np.ndarray) -> np.ndarray:
@@ -245,9 +249,9 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
     def _fit_split_conformal(self, X: np.ndarray, z: np.ndarray, groups: Any) -> None:
         fit_idx, cal_idx = self._calibration_split(len(z), groups)
         if self.refit:
-            model, final = self._fit_points(X, z, [fit_idx, np.arange(len(z))])
+            model, final = list(self._fit_points(X, z, [fit_idx, np.arange(len(z))]))
         else:
-            (model,) = self._fit_points(X, z, [fit_idx])
+            (model,) = list(self._fit_points(X, z, [fit_idx]))
             final = model
         difficulty_model = (
             self._fit_difficulty(X[fit_idx], z[fit_idx], model) if self.normalize else None
@@ -266,15 +270,17 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
             n_splits=min(self.group_folds, n_groups), shuffle=True, random_state=self.random_state
         )
         folds = list(splitter.split(X, groups=groups))
-        *fold_models, model = self._fit_points(
-            X, z, [fit_idx for fit_idx, _ in folds] + [np.arange(len(z))]
+        models = iter(
+            self._fit_points(X, z, [fit_idx for fit_idx, _ in folds] + [np.arange(len(z))])
         )
         residuals, raw_sigmas = [], []
-        for (fit_idx, cal_idx), fold_model in zip(folds, fold_models, strict=True):
+        for fit_idx, cal_idx in folds:
+            fold_model = next(models)
             residuals.append(z[cal_idx] - self._predict_point(fold_model, X[cal_idx]))
             if self.normalize:
                 difficulty_model = self._fit_difficulty(X[fit_idx], z[fit_idx], fold_model)
                 raw_sigmas.append(self._difficulty(fold_model, difficulty_model, X[cal_idx]))
+        model = next(models)
         self.difficulty_model_ = self._fit_difficulty(X, z, model) if self.normalize else None
         sigma = self._floor_sigma(np.concatenate(raw_sigmas), fit=True) if self.normalize else None
         self.calibrator_ = SplitConformalCalibrator.from_residuals(np.concatenate(residuals), sigma)
