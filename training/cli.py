@@ -241,7 +241,7 @@ def search_command(
     ``costmodel train`` does (``instructions``, ``mlir`` or ``kernel_config``).
     """
     from costmodel.console import parse_params
-    from costmodel.training.data import resolve_dataset
+    from costmodel.training.data import dataset_columns
     from costmodel.training.defaults import AUTO, choose_featurizer
     from costmodel.training.experiment import (
         SearchSettings,
@@ -258,8 +258,7 @@ def search_command(
         if data is None:
             raise typer.BadParameter("give a dataset or --experiment FILE")
         if featurizer == AUTO:
-            columns = resolve_dataset(data, targets=target or ()).inputs
-            featurizer = choose_featurizer(columns)
+            featurizer = choose_featurizer(dataset_columns(data))
         experiment = make_experiment(
             {
                 "dataset": data,

@@ -9,7 +9,7 @@ from costmodel.card import DatasetCard
 from costmodel.dataset import Dataset, read_table_file
 from costmodel.exceptions import InvalidInputError
 
-__all__ = ["resolve_dataset"]
+__all__ = ["dataset_columns", "resolve_dataset"]
 
 
 def resolve_dataset(
@@ -49,3 +49,29 @@ def resolve_dataset(
     from costmodel.datasets import load
 
     return load(spec)
+
+
+def dataset_columns(spec: str) -> list[str]:
+    """The columns of ``spec`` without reading its rows: a Parquet file's schema, a CSV file's
+    header, a bundled dataset's card (its inputs). Enough to choose a featurizer.
+
+    Raises:
+        InvalidInputError: An unreadable file (naming it and the problem).
+        UnknownKindError: Neither a file nor a bundled dataset name.
+    """
+    path = Path(spec)
+    if path.exists():
+        try:
+            if path.name.lower().endswith(".parquet"):
+                import pyarrow.parquet as pq
+
+                return list(pq.read_schema(path).names)
+            import pandas as pd
+
+            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        except Exception:
+            # read_table_file reads it the way training will, and names the file and the problem.
+            return [str(c) for c in read_table_file(path, allow_empty=True).columns]
+    from costmodel.datasets.bundled import card
+
+    return list(card(spec).inputs)

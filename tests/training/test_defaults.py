@@ -75,3 +75,21 @@ def test_search_on_instruction_sequences_reads_them_with_the_instructions_featur
     assert result.exit_code == 0, result.output
     meta = json.loads((out / "meta.json").read_text())
     assert meta["featurizer"]["kind"] == "instructions"
+
+
+def test_the_columns_for_the_choice_come_without_reading_rows(tmp_path):
+    from costmodel.datasets.bundled import card
+    from costmodel.exceptions import InvalidInputError, UnknownKindError
+    from costmodel.training.data import dataset_columns
+
+    assert dataset_columns("pmevo-skl") == list(card("pmevo-skl").inputs)
+    (tmp_path / "rows.csv").write_text("instructions,ipc\nADD_((REG:RW:G:64)),_((IMM:32)),1.0\n")
+    assert dataset_columns(str(tmp_path / "rows.csv")) == ["instructions", "ipc"]
+    frame = load_dataset("pmevo-skl").frame.head(3)
+    frame.to_parquet(tmp_path / "rows.parquet")
+    assert "instructions" in dataset_columns(str(tmp_path / "rows.parquet"))
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(InvalidInputError, match="empty"):
+        dataset_columns(str(tmp_path / "empty.csv"))
+    with pytest.raises(UnknownKindError, match="unknown dataset"):
+        dataset_columns("no-such-dataset")
