@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -38,7 +38,8 @@ __all__ = [
 
 
 class ResourceNetwork(nn.Module):
-    """Usage per form and resource, and cycles per row as the busiest resource's load.
+    """One network's weights, at their initial values: a form embedding, an MLP from part tokens
+    to usage, the front end. :class:`StackedResourceNetwork` computes with them.
 
     Args:
         n_forms: Size of the form vocabulary (rows of the embedding).
@@ -57,58 +58,33 @@ class ResourceNetwork(nn.Module):
         with torch.no_grad():
             self.mlp[-1].bias.fill_(-2.0)
 
-    def usage(
-        self, parts: torch.Tensor, form_index: torch.Tensor, keep: Any = None
-    ) -> torch.Tensor:
-        """Usage ``(f, n_resources + 1)`` in cycles per occurrence (last column: front end)."""
-        learned = self.mlp(parts)
-        seen = form_index >= 0
-        embedded = self.embedding[form_index.clamp(min=0)] * seen[:, None]
-        if keep is not None:
-            embedded = embedded * keep[:, None]
-        per_form = functional.softplus(learned + embedded)
-        front = functional.softplus(self.front_end).expand(per_form.shape[0], 1)
-        return torch.cat([per_form, front], dim=1)
-
-    def loads(self, batch: dict[str, torch.Tensor], keep: Any = None) -> torch.Tensor:
-        """Summed usage per row and resource, ``(n, n_resources + 1)``."""
-        return batch["counts"] @ self.usage(batch["parts"], batch["form_index"], keep)
-
-    def log_cycles(
-        self, batch: dict[str, torch.Tensor], power: float = math.inf, keep: Any = None
-    ) -> torch.Tensor:
-        """Log cycles per row ``(n,)``: the power mean with exponent ``power`` (``inf``: max)."""
-        log_loads = torch.log(self.loads(batch, keep).clamp(min=1e-9))
-        if math.isinf(power):
-            return log_loads.max(dim=1).values
-        return torch.logsumexp(power * log_loads, dim=1) / power
-
 
 class StackedResourceNetwork(nn.Module):
-    """Several :class:`ResourceNetwork` members as one module with a leading member axis.
+    """Several networks' weights as one module with a leading member axis.
 
-    Its forward pass computes every member's log cycles at once, ``(n_members, n)``, with the
-    arithmetic of each member alone; :meth:`member_states` splits the weights back into
-    :class:`ResourceNetwork` state dicts.
+    Its forward pass computes every member's usage and log cycles at once, with the arithmetic
+    of each member alone (training and prediction both use it); :meth:`member_states` splits
+    the weights back into :class:`ResourceNetwork` state dicts.
 
     Args:
-        members: Networks of equal shapes, whose weights the stack starts from.
+        states: :class:`ResourceNetwork` state dicts of equal shapes, one per member.
     """
 
-    _NAMES = ("embedding", "mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias", "front_end")
+    #: ResourceNetwork's weight names -> this module's parameters (a leading member axis).
+    _PARAMETERS: ClassVar[dict[str, str]] = {
+        "embedding": "embedding",
+        "mlp.0.weight": "weight_in",
+        "mlp.0.bias": "bias_in",
+        "mlp.2.weight": "weight_out",
+        "mlp.2.bias": "bias_out",
+        "front_end": "front_end",
+    }
 
-    def __init__(self, members: list[ResourceNetwork]) -> None:
+    def __init__(self, states: list[dict[str, torch.Tensor]]) -> None:
         super().__init__()
-        states = [member.state_dict() for member in members]
-        stacked = {
-            name: torch.stack([state[name].detach() for state in states]) for name in self._NAMES
-        }
-        self.embedding = nn.Parameter(stacked["embedding"].clone())
-        self.weight_in = nn.Parameter(stacked["mlp.0.weight"].clone())
-        self.bias_in = nn.Parameter(stacked["mlp.0.bias"].clone())
-        self.weight_out = nn.Parameter(stacked["mlp.2.weight"].clone())
-        self.bias_out = nn.Parameter(stacked["mlp.2.bias"].clone())
-        self.front_end = nn.Parameter(stacked["front_end"].clone())
+        for name, attribute in self._PARAMETERS.items():
+            stacked = torch.stack([state[name].detach() for state in states]).clone()
+            setattr(self, attribute, nn.Parameter(stacked))
 
     def mlp_parameters(self) -> list[nn.Parameter]:
         """The MLP's weights and biases (those weight decay applies to)."""
@@ -152,14 +128,10 @@ class StackedResourceNetwork(nn.Module):
 
     def member_states(self) -> list[dict[str, torch.Tensor]]:
         """Each member's weights, named as in :class:`ResourceNetwork`."""
-        tensors = (
-            self.embedding, self.weight_in, self.bias_in, self.weight_out, self.bias_out,
-            self.front_end,
-        )  # fmt: skip
         return [
             {
-                name: tensor[m].detach().clone()
-                for name, tensor in zip(self._NAMES, tensors, strict=True)
+                name: getattr(self, attribute)[m].detach().clone()
+                for name, attribute in self._PARAMETERS.items()
             }
             for m in range(self.embedding.shape[0])
         ]
@@ -167,7 +139,7 @@ class StackedResourceNetwork(nn.Module):
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Hyperparameters of :func:`train_network` (see the regressor's parameters)."""
+    """Hyperparameters of :func:`train_networks` (see the regressor's parameters)."""
 
     n_resources: int
     hidden: int
@@ -179,7 +151,6 @@ class TrainSettings:
     power_start: float
     power_end: float
     hard_max_fraction: float
-    seed: int
 
 
 def to_tensors(batch: SequenceBatch) -> dict[str, torch.Tensor]:
@@ -221,7 +192,7 @@ def train_networks(
         batch: Training rows; their form indices point into a vocabulary of ``n_forms``.
         log_target: Log cycles per row.
         n_forms: Rows of the embedding.
-        settings: Hyperparameters (``settings.seed`` is ignored; see ``seeds``).
+        settings: Hyperparameters.
         seeds: One seed per member.
         inits: Per member, a state dict to start from (fine-tuning) or ``None``; weights that
             match in shape are copied (the embedding row by row where the vocabulary grew).
@@ -258,7 +229,7 @@ def train_networks(
     row_masks = np.asarray(row_masks, dtype=bool)
     for network, init, rows in zip(members, inits, row_masks, strict=True):
         _zero_unused_parts(network, batch, rows, init)
-    stack = StackedResourceNetwork(members)
+    stack = StackedResourceNetwork([member.state_dict() for member in members])
     weights = torch.from_numpy(row_masks.astype(np.float32))
     weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=1.0)
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]

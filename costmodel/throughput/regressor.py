@@ -86,21 +86,14 @@ class _Fitted:
             part_vocabulary={token: i for i, token in enumerate(self.parts)},
         )
 
-    def networks(self) -> list[Any]:
-        """The member networks (torch modules in eval mode)."""
+    def network(self) -> Any:
+        """The members as one :class:`~costmodel.throughput.network.StackedResourceNetwork`."""
         import torch
 
-        from costmodel.throughput.network import ResourceNetwork
+        from costmodel.throughput.network import StackedResourceNetwork
 
-        out = []
-        for state in self.members:
-            network = ResourceNetwork(
-                len(self.forms), len(self.parts), self.settings["n_resources"],
-                self.settings["hidden"],
-            )  # fmt: skip
-            network.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-            out.append(network.eval())
-        return out
+        states = [{k: torch.from_numpy(v) for k, v in state.items()} for state in self.members]
+        return StackedResourceNetwork(states).eval()
 
     def log_cycles(self, X: np.ndarray, n_threads: int | None) -> np.ndarray:
         """Log cycles per row and member, ``(n, n_members)``."""
@@ -111,8 +104,8 @@ class _Fitted:
 
         tensors = to_tensors(self.batch(X))
         with torch_threads(n_threads), torch.no_grad():
-            columns = [net.log_cycles(tensors).numpy() for net in self.networks()]
-        return np.stack(columns, axis=1).astype(np.float64)
+            per_member = self.network().log_cycles(tensors).numpy()
+        return per_member.T.astype(np.float64)
 
 
 def _devices(X: np.ndarray) -> list[str | None]:
@@ -350,6 +343,7 @@ class ThroughputRegressor(CostRegressor):
         seeds = [self.random_state + m for m in member_ids] * len(fit_indices)
         # Stack as many fits as keep (networks x rows) under _MAX_STACKED_CELLS (memory).
         per_chunk = self.n_members * max(1, _MAX_STACKED_CELLS // (self.n_members * len(z)))
+        train_settings = TrainSettings(**{k: _plain(v) for k, v in settings.items()})
         states, histories = [], []
         with torch_threads(self.n_threads):
             for start in range(0, len(seeds), per_chunk):
@@ -358,9 +352,7 @@ class ThroughputRegressor(CostRegressor):
                     batch,
                     log_cycles,
                     n_forms=len(forms),
-                    settings=TrainSettings(
-                        **{k: _plain(v) for k, v in settings.items()}, seed=self.random_state
-                    ),
+                    settings=train_settings,
                     seeds=seeds[chunk],
                     inits=inits[chunk] if inits is not None else None,
                     prior_strength=float(self.prior_strength),
@@ -437,6 +429,8 @@ class ThroughputRegressor(CostRegressor):
             members: list[dict[str, np.ndarray]] = [{} for _ in range(document["n_members"])]
             for name, value in tensors.items():
                 member, _, param = name.partition(".")
+                if param == "front_end":  # a scalar, saved 1-d by np.ascontiguousarray
+                    value = value.reshape(())
                 members[int(member.removeprefix("member"))][param] = value
             model = _Fitted(
                 document["forms"],
@@ -510,11 +504,8 @@ class ThroughputRegressor(CostRegressor):
         X = np.array([[f, device] if device is not None else [f] for f in forms], dtype=object)
         tensors = to_tensors(self.model_.batch(X))
         with torch.no_grad():
-            usage = [
-                net.usage(tensors["parts"], tensors["form_index"]).numpy()
-                for net in self.model_.networks()
-            ]
-        return np.mean(usage, axis=0)
+            usage = self.model_.network().usage(tensors["parts"], tensors["form_index"])
+        return usage.numpy().mean(axis=0)
 
 
 def _plain(value: Any) -> Any:
