@@ -16,7 +16,6 @@ rows.
 
 from __future__ import annotations
 
-import copy
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -25,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from costmodel.adaptation_rows import (
+    adapted_model,
     check_columns,
+    check_new_device,
     choose_targets,
     model_fingerprint,
     source_lineage,
@@ -180,15 +181,9 @@ def adapt_model(
                 field=group_column,
             )
         device = seen[group_column].dropna().iloc[0]
-    elif names and names != [str(device)]:
-        raise InvalidInputError(f"device={device!r} but the rows name {names}", field=group_column)
-    if str(device) in {str(k) for k in known}:
-        if not allow_known_device:
-            raise InvalidInputError(
-                f"the source model was trained on {group_column}={device!r}; adapting to a "
-                "known device reuses its own rows (pass allow_known_device=True to do it anyway)",
-                field=group_column,
-            )
+    check_new_device(
+        device, names, known, allow_known_device=allow_known_device, group_column=group_column
+    )
     chosen = choose_targets(model, frame, targets)
     reference = pd.concat([frame, *([space] if space is not None else [])], ignore_index=True)
     reference = reference[model.input_columns].head(_REFERENCE_ROWS)
@@ -235,17 +230,7 @@ def adapt_model(
         head.fit_rows(X, z, X_space)
         regressors[target] = head
         rows_used[target] = len(z)
-    adapted = type(model)(
-        featurizer=featurizer, regressor=next(iter(regressors.values())), targets=chosen
-    )
-    adapted.featurizer_ = featurizer
-    adapted.regressors_ = regressors
-    meta = copy.deepcopy(model.metadata_)
-    meta["targets"] = {t: meta["targets"][t] for t in chosen}
-    meta["input_columns"] = list(featurizer.required_columns())
-    meta["feature_names"] = [str(n) for n in new_names]
-    meta["devices"] = [str(device)]
-    meta["adaptation"] = {
+    adaptation = {
         "method": METHOD,
         "device": str(device),
         "group_column": group_column,
@@ -256,8 +241,15 @@ def adapt_model(
         "calibration": {t: r.calibration_ for t, r in regressors.items()},
         "heads": {t: r.describe() for t, r in regressors.items()},
     }
-    adapted.metadata_ = meta
-    return adapted
+    return adapted_model(
+        model,
+        featurizer,
+        regressors,
+        device,
+        adaptation,
+        input_columns=list(featurizer.required_columns()),
+        feature_names=[str(n) for n in new_names],
+    )
 
 
 def _to_z(regressor: Any, y: np.ndarray, target: str) -> np.ndarray:

@@ -6,6 +6,7 @@ fine-tuning (:mod:`costmodel.fine_tune`).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import tempfile
@@ -25,7 +26,9 @@ from costmodel.schema import (
 )
 
 __all__ = [
+    "adapted_model",
     "check_columns",
+    "check_new_device",
     "choose_targets",
     "measurement_columns",
     "model_fingerprint",
@@ -116,3 +119,49 @@ def choose_targets(model: Any, frame: pd.DataFrame, targets: Any) -> list[str]:
             f"the rows measure none of the source model's targets {model.target_names}"
         )
     return present or model.target_names
+
+
+def check_new_device(
+    device: Any,
+    names: list[str],
+    known: list[Any],
+    *,
+    allow_known_device: bool,
+    group_column: str,
+) -> None:
+    """Refuse a ``device`` the rows contradict (``names``: the devices they name) or one the
+    source was trained on (``known``), unless ``allow_known_device``."""
+    if names and names != [str(device)]:
+        raise InvalidInputError(f"device={device!r} but the rows name {names}", field=group_column)
+    if str(device) in {str(k) for k in known} and not allow_known_device:
+        raise InvalidInputError(
+            f"the source model was trained on {group_column}={device!r}; adapting to a "
+            "known device reuses its own rows (pass allow_known_device=True to do it anyway)",
+            field=group_column,
+        )
+
+
+def adapted_model(
+    model: Any,
+    featurizer: Any,
+    regressors: dict[str, Any],
+    device: Any,
+    adaptation: dict[str, Any],
+    **metadata: Any,
+) -> Any:
+    """A CostModel of ``model``'s class for ``device`` from fitted ``regressors`` (one per
+    target, in order): the source's metadata for those targets, ``metadata`` on top, and
+    ``adaptation`` (method, lineage, calibration) under ``"adaptation"``."""
+    chosen = list(regressors)
+    adapted = type(model)(
+        featurizer=featurizer, regressor=next(iter(regressors.values())), targets=chosen
+    )
+    adapted.featurizer_ = featurizer
+    adapted.regressors_ = regressors
+    meta = copy.deepcopy(model.metadata_)
+    meta["targets"] = {t: meta["targets"][t] for t in chosen}
+    meta.update(metadata)
+    meta["devices"] = [str(device)]
+    meta["adaptation"] = adaptation
+    adapted.metadata_ = meta
+    return adapted

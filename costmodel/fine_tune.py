@@ -14,14 +14,15 @@ Zen+ rows.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from costmodel.adaptation_rows import (
+    adapted_model,
     check_columns,
+    check_new_device,
     choose_targets,
     measurement_columns,
     source_lineage,
@@ -118,15 +119,10 @@ def fine_tune_model(
         )
     if device is None:
         device = names[0] if names else "new device"
-    elif names and names != [str(device)]:
-        raise InvalidInputError(f"device={device!r} but the rows name {names}", field=DEVICE)
     known = [str(d) for d in model.metadata_.get("devices") or []]
-    if str(device) in known and not allow_known_device:
-        raise InvalidInputError(
-            f"the source model was trained on device={device!r}; adapting to a known device "
-            "reuses its own rows (pass allow_known_device=True to do it anyway)",
-            field=DEVICE,
-        )
+    check_new_device(
+        device, names, known, allow_known_device=allow_known_device, group_column=DEVICE
+    )
     chosen = choose_targets(model, frame, targets)
     X_all = model.featurizer_.transform(frame[model.input_columns]) if len(frame) else None
     regressors, rows_used = {}, {}
@@ -144,16 +140,8 @@ def fine_tune_model(
             X_all[ok], y[ok], folds=folds, random_state=random_state
         )
         rows_used[target] = int(ok.sum())
-    adapted = type(model)(
-        featurizer=model.featurizer_, regressor=next(iter(regressors.values())), targets=chosen
-    )
-    adapted.featurizer_ = model.featurizer_
-    adapted.regressors_ = regressors
-    meta = copy.deepcopy(model.metadata_)
-    meta["targets"] = {t: meta["targets"][t] for t in chosen}
-    meta["devices"] = [str(device)]
     calibration = f"cross-conformal over {folds} folds of the target rows"
-    meta["adaptation"] = {
+    adaptation = {
         "method": METHOD,
         "device": str(device),
         "group_column": DEVICE,
@@ -164,5 +152,4 @@ def fine_tune_model(
         "calibration": {t: calibration for t in regressors},
         "heads": {t: r.fine_tuning_ for t, r in regressors.items()},
     }
-    adapted.metadata_ = meta
-    return adapted
+    return adapted_model(model, model.featurizer_, regressors, device, adaptation)
