@@ -12,7 +12,15 @@ splits against the other models and tools; this script adds:
   and Zen+ rows, device as input), fine-tuning the Skylake model's usages (``warm_start``,
   a third of the steps, split-conformal on a quarter of the n rows) and ``CostModel.adapt``
   (the same fine-tuning, cross-conformal over 5 folds of the n rows); the Skylake model as it
-  is beside them. Test: 1,000 fixed Zen+ rows.
+  is beside them. Test: 1,000 fixed Zen+ rows;
+* ``bounds``: how far the measurements themselves let any model of this structure go. Under any
+  maximum over resources of summed usage (this model, a port mapping's LP bound), a loop of
+  forms ``j`` takes at least the cycles of its slowest form alone and at most the sum of their
+  cycles alone: ``max_j c(j) <= c(mix) <= sum_j c(j)``, with ``c(j)`` the measured singleton.
+  Per CPU: the share of length-5 rows outside those bounds, the MAPE a model that fits every
+  singleton exactly must make at least (each row's distance to the nearer bound), and, on the
+  random split of ``benchmarks/ipc.py`` (seed ``--seed``), this model's and llvm-mca's MAPE on
+  the annotated length-5 test rows inside and outside the bounds.
 
 Example (3 min 30 s on one core of two, the defaults: 5 members, refit)::
 
@@ -25,17 +33,20 @@ import argparse
 import copy
 import json
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from _common import result_document, write_result
+from ipc import split_rows
 
 from costmodel.datasets import load as load_dataset
 from costmodel.metrics import coverage, kendall, mape, mean_relative_width
 from costmodel.model import CostModel
 from costmodel.throughput import ThroughputRegressor
+from costmodel.throughput.parts import part_tokens
 
 TARGET = "iteration_cycles"
 REFERENCES = {"IACA": "iaca_cycles", "llvm-mca": "llvm_mca_cycles", "Ithemal": "ithemal_cycles"}
@@ -139,9 +150,75 @@ def adaptation(frames: dict, params: dict, seed: int, sizes: list[int]) -> list[
     return rows
 
 
+def singleton_bounds(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per length-5 row of ``frame``: ``lower`` (its slowest form's measured cycles alone),
+    ``upper`` (the sum of its forms' cycles alone) and ``gap`` (relative distance of the
+    measurement to the nearer bound, 0 inside). Rows holding a form without a singleton are left
+    out."""
+    alone = frame[frame["n_instructions"] == 1].groupby("instructions")[TARGET].median()
+    mixes = frame[frame["n_instructions"] > 1]
+    forms = [text.split("\n") for text in mixes["instructions"]]
+    known = np.array([all(form in alone.index for form in row) for row in forms])
+    mixes = mixes[known]
+    cycles = [alone.loc[row].to_numpy() for row, ok in zip(forms, known, strict=True) if ok]
+    lower = np.array([c.max() for c in cycles])
+    upper = np.array([c.sum() for c in cycles])
+    y = mixes[TARGET].to_numpy()
+    gap = np.maximum(0.0, np.maximum(lower - y, y - upper)) / y
+    return pd.DataFrame({"lower": lower, "upper": upper, "gap": gap}, index=mixes.index)
+
+
+def _mnemonic_shares(rows: pd.DataFrame, top: int = 6) -> dict[str, float]:
+    """The ``top`` mnemonics held by most of ``rows``, with the share of rows holding each."""
+    held = Counter()
+    for text in rows["instructions"]:
+        held.update({token for form in text.split("\n") for token in part_tokens(form)[:1]})
+    return {token.removeprefix("m="): n / max(len(rows), 1) for token, n in held.most_common(top)}
+
+
+def bounds(frames: dict, params: dict, seed: int, cpus: list[str]) -> list[dict]:
+    rows = []
+    for cpu in cpus:
+        frame = frames[cpu]
+        limits = singleton_bounds(frame)
+        train, test = split_rows(frame, "random", seed)
+        regressor, seconds = _fit(frame[train], params)
+        scored = frame[test].join(limits, how="inner")
+        scored = scored[scored[REFERENCES["llvm-mca"]].notna()]
+        scored = scored.assign(ours=regressor.predict(_X(scored)))
+        row: dict[str, Any] = {
+            "experiment": "bounds",
+            "cpu": cpu,
+            "length5_rows": len(limits),
+            "outside_share": float((limits["gap"] > 0).mean()),
+            "outside_by_2pct_share": float((limits["gap"] > 0.02).mean()),
+            "floor_mape": float(100 * limits["gap"].mean()),
+            "outside_mnemonics": _mnemonic_shares(frame.loc[limits.index[limits["gap"] > 0.02]]),
+            "fit_s": seconds,
+        }
+        for name, part in (
+            ("annotated_test", scored),
+            ("inside", scored[scored["gap"] == 0]),
+            ("outside", scored[scored["gap"] > 0]),
+        ):
+            y = part[TARGET].to_numpy()
+            row[name] = {
+                "rows": len(part),
+                "mape": mape(y, part["ours"].to_numpy()) if len(part) else None,
+                "llvm_mca_mape": (
+                    mape(y, part[REFERENCES["llvm-mca"]].to_numpy()) if len(part) else None
+                ),
+                "floor_mape": float(100 * part["gap"].mean()) if len(part) else None,
+            }
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiments", default="lengths,adapt")
+    parser.add_argument(
+        "--experiments", default="lengths,adapt", help="comma-separated: lengths, adapt, bounds"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--steps", type=int, default=1500)
@@ -158,6 +235,8 @@ def main() -> None:
     wanted = args.experiments.split(",")
     if "lengths" in wanted:
         rows += length_holdout(frames, params, args.seed, args.length_cpus.split(","))
+    if "bounds" in wanted:
+        rows += bounds(frames, params, args.seed, args.length_cpus.split(","))
     if "adapt" in wanted:
         rows += adaptation(frames, params, args.seed, [int(s) for s in args.sizes.split(",")])
     for row in rows:
