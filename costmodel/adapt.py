@@ -6,12 +6,12 @@
 >>> new.info()["adaptation"]                       # source fingerprint, rows, calibration
 
 The method (:mod:`costmodel.adapted`): the source model predicts each row as if it ran on each
-source device; a small ridge head, fitted on the new rows, combines those K predictions (plus a
-shallow residual booster from 50 rows on). The source trees are not refitted. With 0 rows the
-model is the average over source devices. Below ``calibration_min_rows`` rows the intervals come
-from the source devices' spread (three or more source devices) or are unbounded (fewer), said so
-in ``info()``; from ``calibration_min_rows`` rows on, intervals are cross-conformal over the new
-rows.
+source device; a small ridge head, fitted on the new rows, combines those K predictions, plus a
+shallow residual booster from 10 rows on (its rounds chosen by cross-validation, 0 allowed). The
+source trees are not refitted. With 0 rows the model is the average over source devices. Below
+``calibration_min_rows`` rows the intervals come from the source devices' spread (three or more
+source devices) or are unbounded (fewer), said so in ``info()``; from ``calibration_min_rows``
+rows on, intervals are cross-conformal over the new rows.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ __all__ = [
     "source_lineage",
 ]
 
-METHOD = "source-device head (ridge over per-device predictions, residual booster from 50 rows)"
+METHOD = "source-device head (ridge over per-device predictions, residual booster from 10 rows)"
 #: Rows used to find the device's feature block and check it does not depend on other inputs.
 _REFERENCE_ROWS = 16
 
@@ -101,7 +101,7 @@ def adapt_model(
     candidates: Any = None,
     targets: str | Sequence[str] | None = None,
     allow_known_device: bool = False,
-    residual_min_rows: int = 50,
+    residual_min_rows: int = 10,
     calibration_min_rows: int = 10,
     source: str | None = None,
     random_state: int = 0,
@@ -121,7 +121,8 @@ def adapt_model(
         targets: Targets to adapt (default: the source's targets present in ``data``, or all of
             them with 0 rows).
         allow_known_device: Accept rows of a device the source model was trained on.
-        residual_min_rows: Fit the residual booster from this many rows on.
+        residual_min_rows: Fit the residual booster from this many rows on (its rounds are
+            chosen by 5-fold cross-validation over the rows, 0 allowed).
         calibration_min_rows: Calibrate intervals on the new rows from this many rows on.
         source: Where ``model`` came from (path or ``models:/`` URI), kept in the lineage.
         random_state: Seed of folds and booster.

@@ -66,6 +66,8 @@ UNCALIBRATED = (
 _ALPHAS = np.logspace(-4, 2, 13)
 #: Residual-booster rounds tried by cross-validation (0 = no booster).
 _ROUNDS = (0, 25, 75, 200)
+#: Fewest rows the residual booster is cross-validated on (5 folds of at least one row).
+_MIN_BOOSTER_ROWS = 5
 
 
 def _nonnegative_ridge(P: np.ndarray, z: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
@@ -147,7 +149,7 @@ class AdaptedCostRegressor(BaseEstimator):
     kind: ClassVar[str] = "adapted"
 
     def __init__(
-        self, *, residual_min_rows: int = 50, calibration_min_rows: int = 10, random_state: int = 0
+        self, *, residual_min_rows: int = 10, calibration_min_rows: int = 10, random_state: int = 0
     ) -> None:
         self.residual_min_rows = residual_min_rows
         self.calibration_min_rows = calibration_min_rows
@@ -203,7 +205,8 @@ class AdaptedCostRegressor(BaseEstimator):
         P = self.source_predictions(X)
         n = len(z)
         self.n_features_in_ = X.shape[1]
-        self.rounds_ = self._choose_rounds(X, P, z) if n >= self.residual_min_rows else 0
+        boost = n >= max(self.residual_min_rows, _MIN_BOOSTER_ROWS)
+        self.rounds_ = self._choose_rounds(X, P, z) if boost else 0
         self.intercept_, self.weights_, self.booster_ = self._fit_recipe(X, P, z, self.rounds_)
         self.add_source_width_ = False
         self.zero_shot_ = n == 0

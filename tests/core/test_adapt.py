@@ -237,3 +237,14 @@ def test_a_model_saved_under_the_two_device_spread_rule_still_loads(
     for before, after in zip(_head_intervals(old, X), _head_intervals(loaded, X), strict=True):
         np.testing.assert_array_equal(after, before)
     assert np.isfinite(_head_intervals(loaded, X)[2]).all()
+
+
+def test_the_residual_booster_needs_rows_to_cross_validate_on(source, pnpoly):
+    new = pnpoly[1]
+    # Asked for a booster from 2 rows, 4 rows are still too few for its 5-fold choice of rounds.
+    tiny = source.adapt(new.head(4), residual_min_rows=2, candidates=new.drop(columns="runtime_ms"))
+    assert tiny.regressors_["runtime_ms"].rounds_ == 0
+    # From 10 rows on (the default) the rounds are chosen by cross-validation, 0 allowed.
+    head = source.adapt(new.head(20)).regressors_["runtime_ms"]
+    assert head.residual_min_rows == 10
+    assert head.rounds_ in adapted_module._ROUNDS
