@@ -19,7 +19,10 @@ Models (``--models``):
   network, not the pool) and no refit;
 * ``seq2seq-ipc``: the same transformer on ``ipc`` (on a log scale), without the summed memory
   slot and with shifted positions (``benchmarks/ipc.py``'s ``SEQ2SEQ_IPC_PARAMS``), as many
-  networks and no refit.
+  networks and no refit;
+* ``seq2seq-per-instruction``: the transformer on cycles per instruction (``per_segment``,
+  ``benchmarks/ipc.py``'s ``SEQ2SEQ_PER_INSTRUCTION_PARAMS``: the ``seq2seq-ipc`` settings on
+  cycles), as many networks and no refit.
 
 Example (919 s on 2 idle cores, the two transformers trained one after the other)::
 
@@ -36,7 +39,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _common import result_document, write_result
-from ipc import SEQ2SEQ_IPC_PARAMS, SEQ2SEQ_PARAMS, TARGET, cycles_of, make_models, split_rows
+from ipc import (
+    SEQ2SEQ_IPC_PARAMS,
+    SEQ2SEQ_PARAMS,
+    SEQ2SEQ_PER_INSTRUCTION_PARAMS,
+    TARGET,
+    cycles_of,
+    make_models,
+    split_rows,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -44,7 +55,14 @@ from costmodel.dataset import Dataset
 from costmodel.datasets import load as load_dataset
 from costmodel.metrics import coverage, kendall, mape
 
-MODELS = ("xgboost", "xgboost-ipc", "structured", "seq2seq", "seq2seq-ipc")
+MODELS = (
+    "xgboost",
+    "xgboost-ipc",
+    "structured",
+    "seq2seq",
+    "seq2seq-ipc",
+    "seq2seq-per-instruction",
+)
 REPEATS = (2, 3)
 
 
@@ -54,7 +72,7 @@ def _factories(members: int, n_jobs: int) -> dict[str, Any]:
     text = make_models(n_jobs=n_jobs, refit=False, seq2seq_members=members)
     return {
         **{name: counts[name] for name in ("xgboost", "xgboost-ipc", "structured")},
-        **{name: text[name] for name in ("seq2seq", "seq2seq-ipc")},
+        **{name: text[name] for name in ("seq2seq", "seq2seq-ipc", "seq2seq-per-instruction")},
     }
 
 
@@ -157,6 +175,7 @@ def main() -> None:
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     used = {"n_members": args.seq2seq_members, "refit": False}
     settings |= {"seq2seq": SEQ2SEQ_PARAMS | used, "seq2seq_ipc": SEQ2SEQ_IPC_PARAMS | used}
+    settings |= {"seq2seq_per_instruction": SEQ2SEQ_PER_INSTRUCTION_PARAMS | used}
     write_result(
         args.out,
         result_document(

@@ -140,6 +140,12 @@ class TextToTextRegressor(CostRegressor):
         shuffle_segments: The separator of a text's parts when their order carries nothing
             (``" ; "`` between the instructions of the ``instructions`` featurizer's text):
             training then reads the parts in a new random order every epoch. ``None``: off.
+        per_segment: Model the target per part of the text (divided by the number of parts
+            that ``shuffle_segments`` separates; the prediction is multiplied back), for targets
+            that add up over the parts, such as a loop's cycles over its instructions: the
+            network then learns a quantity that does not grow with the text's length, so a
+            text longer than any training row is not predicted at a trained length's value.
+            Needs ``shuffle_segments`` and ``log_target``.
         n_samples: Samples drawn per prediction (per member).
         n_members: Networks trained from consecutive seeds whose samples are pooled (an
             ensemble: steadier points, at ``n_members`` times the training and prediction cost).
@@ -180,6 +186,7 @@ class TextToTextRegressor(CostRegressor):
         "early_stopping": (str, None, None, ("loss", "error")),
         "validation_fraction": (numbers.Real, 0.0, 0.5, None),
         "shuffle_segments": (str, None, None, None),
+        "per_segment": (bool, None, None, None),
         "n_samples": (numbers.Integral, 1, 4096, None),
         "n_members": (numbers.Integral, 1, 64, None),
         "n_jobs": (numbers.Integral, 1, 1024, None),
@@ -211,6 +218,7 @@ class TextToTextRegressor(CostRegressor):
         early_stopping: str = "loss",
         validation_fraction: float = 0.1,
         shuffle_segments: str | None = None,
+        per_segment: bool = False,
         n_samples: int = 32,
         n_members: int = 1,
         n_jobs: int = 1,
@@ -243,6 +251,7 @@ class TextToTextRegressor(CostRegressor):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.shuffle_segments = shuffle_segments
+        self.per_segment = per_segment
         self.n_samples = n_samples
         self.n_members = n_members
         self.n_jobs = n_jobs
@@ -287,8 +296,23 @@ class TextToTextRegressor(CostRegressor):
         return self._check_X(X)
 
     # ---- CostRegressor hooks --------------------------------------------------------------
+    def _log_segments(self, X: np.ndarray) -> np.ndarray:
+        """``log`` of each text's number of parts with ``per_segment`` (else zeros), ``(n,)``."""
+        if not self.per_segment:
+            return np.zeros(len(X))
+        if self.shuffle_segments is None or not self.log_target:
+            raise InvalidInputError(
+                "per_segment=True needs shuffle_segments (the separator of the parts) and "
+                "log_target=True",
+                field="per_segment",
+            )
+        separator = self.shuffle_segments
+        return np.log([str(text).count(separator) + 1.0 for text in X[:, 0]])
+
     def _fit_point(self, X: np.ndarray, z: np.ndarray) -> _Fitted:
         from costmodel.seq2seq.trainer import TrainOptions
+
+        z = np.asarray(z, dtype=np.float64) - self._log_segments(X)
 
         at_once = min(self.n_jobs, self.n_members)
 
@@ -325,13 +349,14 @@ class TextToTextRegressor(CostRegressor):
         return _Fitted(models)
 
     def _draws(self, model: _Fitted, X: np.ndarray) -> np.ndarray:
-        return model.samples(
+        draws = model.samples(
             X[:, 0],
             n_samples=self.n_samples,
             temperature=float(self.temperature),
             seed=self.random_state,
             n_threads=self.n_threads,
         )
+        return draws + self._log_segments(X)[:, None]
 
     def _predict_point(self, model: _Fitted, X: np.ndarray) -> np.ndarray:
         return np.median(self._draws(model, X), axis=1)
@@ -390,7 +415,7 @@ class TextToTextRegressor(CostRegressor):
             n_threads=self.n_threads,
             cache=False,
         )
-        return self._from_z(draws)
+        return self._from_z(draws + self._log_segments(X)[:, None])
 
     @property
     def training_history(self) -> dict[str, Any]:
