@@ -27,6 +27,7 @@ Member 0 is the network a single-member model trains, saved under the same file 
 from __future__ import annotations
 
 import numbers
+import re
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,6 +47,10 @@ _ARCHITECTURE = (
     "d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "d_ff", "dropout",
     "max_length", "mantissa_digits", "sum_memory", "shift_positions",
 )  # fmt: skip
+
+
+#: A label part of a text (``device=NAME``), which ``per_segment`` does not count.
+_LABEL = re.compile(r"^\s*\w+=")
 
 
 def _train_member(
@@ -145,7 +150,8 @@ class TextToTextRegressor(CostRegressor):
             that add up over the parts, such as a loop's cycles over its instructions: the
             network then learns a quantity that does not grow with the text's length, so a
             text longer than any training row is not predicted at a trained length's value.
-            Needs ``shuffle_segments`` and ``log_target``.
+            A ``name=value`` part (the ``device=...`` prefix) is a label, not counted. Needs
+            ``shuffle_segments`` and ``log_target``.
         n_samples: Samples drawn per prediction (per member).
         n_members: Networks trained from consecutive seeds whose samples are pooled (an
             ensemble: steadier points, at ``n_members`` times the training and prediction cost).
@@ -297,7 +303,8 @@ class TextToTextRegressor(CostRegressor):
 
     # ---- CostRegressor hooks --------------------------------------------------------------
     def _log_segments(self, X: np.ndarray) -> np.ndarray:
-        """``log`` of each text's number of parts with ``per_segment`` (else zeros), ``(n,)``."""
+        """``log`` of each text's number of parts with ``per_segment`` (else zeros), ``(n,)``;
+        a ``name=value`` label part (the featurizers' ``device=...`` prefix) is not counted."""
         if not self.per_segment:
             return np.zeros(len(X))
         if self.shuffle_segments is None or not self.log_target:
@@ -306,8 +313,11 @@ class TextToTextRegressor(CostRegressor):
                 "log_target=True",
                 field="per_segment",
             )
-        separator = self.shuffle_segments
-        return np.log([str(text).count(separator) + 1.0 for text in X[:, 0]])
+        counts = [
+            max(sum(not _LABEL.match(part) for part in str(text).split(self.shuffle_segments)), 1)
+            for text in X[:, 0]
+        ]
+        return np.log(np.asarray(counts, dtype=np.float64))
 
     def _fit_point(self, X: np.ndarray, z: np.ndarray) -> _Fitted:
         from costmodel.seq2seq.trainer import TrainOptions

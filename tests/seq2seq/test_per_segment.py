@@ -56,6 +56,15 @@ def test_the_network_sees_the_target_per_part_and_predictions_scale_back(seen):
     assert (lower <= point).all() and (point <= upper).all()
 
 
+def test_a_device_label_is_not_a_part(seen):
+    X = np.array([[f"device=A ; {t[0]}"] for t in _texts([1, 5, 2] * 10)], dtype=object)
+    y = 2.0 * np.array([1, 5, 2] * 10, dtype=float)
+    model = TextToTextRegressor(shuffle_segments=SEPARATOR, per_segment=True, temperature=0.0)
+    model.fit(X, y)
+    assert all(np.allclose(z, np.log(2.0)) for z in seen)
+    np.testing.assert_allclose(model.predict(X[:3]), [2.0, 10.0, 4.0], rtol=1e-9)
+
+
 def test_without_per_segment_the_network_sees_the_target_itself(seen):
     parts = [1, 5, 3] * 10
     X, y = _texts(parts), 2.0 * np.array(parts, dtype=float)
@@ -76,3 +85,24 @@ def test_per_segment_needs_a_separator_and_a_log_target(seen):
             shuffle_segments=SEPARATOR,
             log_target=False,
         ).fit(X, y)
+
+
+def test_a_trained_per_segment_model_survives_saving(tmp_path, tiny):
+    """A tiny real network on bundled Skylake sequences (the instructions featurizer's text)."""
+    import json
+
+    from costmodel.datasets import load
+    from costmodel.featurizers.instructions import InstructionsFeaturizer
+
+    frame = load("pmevo-skl").frame.sample(300, random_state=0)
+    X = InstructionsFeaturizer(output="text").fit_transform(frame)
+    model = TextToTextRegressor(**tiny, shuffle_segments=SEPARATOR, per_segment=True)
+    model.fit(X, frame["iteration_cycles"].to_numpy())
+    state = json.loads(json.dumps(model.save_payload(tmp_path, "m")))
+    params = json.loads(json.dumps(model.get_params()))
+    assert params["per_segment"] is True
+    loaded = TextToTextRegressor.load_payload(params, state, tmp_path, "m")
+    for a, b in zip(
+        model.predict_with_interval(X[:20]), loaded.predict_with_interval(X[:20]), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
