@@ -43,10 +43,10 @@ from _common import result_document, write_result
 from ipc import split_rows
 
 from costmodel.datasets import load as load_dataset
+from costmodel.instruction_forms import parse_form
 from costmodel.metrics import coverage, kendall, mape, mean_relative_width
 from costmodel.model import CostModel
 from costmodel.throughput import ThroughputRegressor
-from costmodel.throughput.parts import part_tokens
 
 TARGET = "iteration_cycles"
 REFERENCES = {"IACA": "iaca_cycles", "llvm-mca": "llvm_mca_cycles", "Ithemal": "ithemal_cycles"}
@@ -172,8 +172,8 @@ def _mnemonic_shares(rows: pd.DataFrame, top: int = 6) -> dict[str, float]:
     """The ``top`` mnemonics held by most of ``rows``, with the share of rows holding each."""
     held = Counter()
     for text in rows["instructions"]:
-        held.update({token for form in text.split("\n") for token in part_tokens(form)[:1]})
-    return {token.removeprefix("m="): n / max(len(rows), 1) for token, n in held.most_common(top)}
+        held.update({parse_form(form).mnemonic for form in text.split("\n")})
+    return {mnemonic: n / max(len(rows), 1) for mnemonic, n in held.most_common(top)}
 
 
 def bounds(frames: dict, params: dict, seed: int, cpus: list[str]) -> list[dict]:

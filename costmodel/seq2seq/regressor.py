@@ -358,13 +358,17 @@ class TextToTextRegressor(CostRegressor):
             )
         return _Fitted(models)
 
-    def _draws(self, model: _Fitted, X: np.ndarray) -> np.ndarray:
+    def _draws(
+        self, model: _Fitted, X: np.ndarray, *, n_samples: int | None = None, cache: bool = True
+    ) -> np.ndarray:
+        """Samples ``(n, n_members * n_samples)`` in the target's transformed space."""
         draws = model.samples(
             X[:, 0],
-            n_samples=self.n_samples,
+            n_samples=n_samples or self.n_samples,
             temperature=float(self.temperature),
             seed=self.random_state,
             n_threads=self.n_threads,
+            cache=cache,
         )
         return draws + self._log_segments(X)[:, None]
 
@@ -417,15 +421,7 @@ class TextToTextRegressor(CostRegressor):
         """Sampled predictions ``(n, n_members * n_samples)`` in target units (before
         calibration): each member's ``n_samples`` draws, member 0's first."""
         X = self._check_X_predict(X)
-        draws = self.model_.samples(
-            X[:, 0],
-            n_samples=n_samples or self.n_samples,
-            temperature=float(self.temperature),
-            seed=self.random_state,
-            n_threads=self.n_threads,
-            cache=False,
-        )
-        return self._from_z(draws + self._log_segments(X)[:, None])
+        return self._from_z(self._draws(self.model_, X, n_samples=n_samples, cache=False))
 
     @property
     def training_history(self) -> dict[str, Any]:
