@@ -5,7 +5,7 @@ device*: the device's feature block (the columns that change when only the devic
 replaced by each source device's block, giving K transformed-target predictions per row,
 ``P`` of shape ``(n, K)``. A small head maps them to the new device,
 
-    z ≈ a + Σ_d w_d · P[:, d]   (+ a shallow residual booster once 50 or more rows exist),
+    z ≈ a + Σ_d w_d · P[:, d]   (+ a shallow residual booster from 10 rows on),
 
 with ridge shrinkage of ``w`` towards the uniform average ``1/K`` (strength chosen by leave-one-out
 over the new rows) and a free intercept. The source trees are used unchanged, so adapting takes a
@@ -14,8 +14,9 @@ fraction of a second.
 Intervals (``calibration_``):
 
 * ``"cross-conformal on N target rows"``: out-of-fold residuals of the whole adaptation recipe
-  over the new device's own rows (10-fold, or leave-one-out below 10 folds' worth), used as
-  conformal scores around the full fit;
+  over the new device's own rows (10-fold, or leave-one-out below 10 folds' worth; each fold
+  chooses its own booster rounds from its training rows), used as conformal scores around the
+  full fit;
 * ``"source-device spread, not calibrated on target"`` (too few target rows, at least
   ``MIN_SPREAD_DEVICES`` source devices): the recipe is replayed on each source device in turn,
   with the other devices' predictions as inputs and the left-out device's predictions as the
@@ -211,7 +212,7 @@ class AdaptedCostRegressor(BaseEstimator):
         self.add_source_width_ = False
         self.zero_shot_ = n == 0
         if n >= self.calibration_min_rows:
-            scores = np.abs(self._out_of_fold(X, P, z, self.rounds_))
+            scores = np.abs(self._out_of_fold(X, P, z, boost))
             self.calibration_ = CALIBRATED.format(n=n)
         elif P.shape[1] >= MIN_SPREAD_DEVICES:
             rows = X if X_space is None or not len(X_space) else np.concatenate([X, X_space])
@@ -252,10 +253,15 @@ class AdaptedCostRegressor(BaseEstimator):
         order = np.random.default_rng(self.random_state).permutation(n)
         return [part for part in np.array_split(order, min(n, 10)) if len(part)]
 
-    def _out_of_fold(self, X: np.ndarray, P: np.ndarray, z: np.ndarray, rounds: int) -> np.ndarray:
+    def _out_of_fold(self, X: np.ndarray, P: np.ndarray, z: np.ndarray, boost: bool) -> np.ndarray:
+        """Out-of-fold residuals of the whole recipe: each fold chooses its own booster rounds
+        (from its training rows only), so the choice made on all rows does not leak into the
+        calibration scores and make them optimistic."""
         residual = np.empty(len(z))
         for test in self._folds(len(z)):
             train = np.setdiff1d(np.arange(len(z)), test)
+            fold_boost = boost and len(train) >= _MIN_BOOSTER_ROWS
+            rounds = self._choose_rounds(X[train], P[train], z[train]) if fold_boost else 0
             a, w, booster = self._fit_recipe(X[train], P[train], z[train], rounds)
             pred = a + P[test] @ w
             if booster is not None:

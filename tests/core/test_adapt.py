@@ -248,3 +248,22 @@ def test_the_residual_booster_needs_rows_to_cross_validate_on(source, pnpoly):
     head = source.adapt(new.head(20)).regressors_["runtime_ms"]
     assert head.residual_min_rows == 10
     assert head.rounds_ in adapted_module._ROUNDS
+
+
+def test_calibration_scores_choose_booster_rounds_without_the_held_out_fold(
+    source, pnpoly, monkeypatch
+):
+    # The booster's rounds are chosen on all rows for the final fit; the calibration folds must
+    # each choose their own from their training rows, or the scores see their own test rows.
+    seen: list[int] = []
+    choose = adapted_module.AdaptedCostRegressor._choose_rounds
+
+    def spy(self, X, P, z):
+        seen.append(len(z))
+        return choose(self, X, P, z)
+
+    monkeypatch.setattr(adapted_module.AdaptedCostRegressor, "_choose_rounds", spy)
+    head = source.adapt(pnpoly[1].head(20)).regressors_["runtime_ms"]
+    assert head.calibration_.startswith("cross-conformal on 20")
+    assert seen[0] == 20  # the final fit's choice
+    assert len(seen) == 11 and all(n == 18 for n in seen[1:])  # one per fold of 2 rows
