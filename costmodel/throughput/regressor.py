@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import json
 import numbers
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,7 +47,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from costmodel.base import CostRegressor
-from costmodel.exceptions import InvalidInputError, ModelFormatError
+from costmodel.exceptions import InvalidInputError, ModelFormatError, UnseenCategoryWarning
 from costmodel.schema import TargetSpec
 from costmodel.throughput.parts import (
     SequenceBatch,
@@ -112,6 +113,40 @@ def _devices(X: np.ndarray) -> list[str | None]:
     if X.shape[1] == 1:
         return [None] * len(X)
     return [str(d) for d in X[:, 1]]
+
+
+def _warn_unseen_forms(model: _Fitted, X: np.ndarray) -> None:
+    """Warn (``UnseenCategoryWarning``, naming the first row) when rows hold instruction forms
+    the model never fitted: their usage comes from the parts of the form alone, and a mnemonic
+    never seen at all leaves only its operands to go on."""
+    known = set(model.forms)
+    known_parts = set(model.parts)
+    rows: list[int] = []
+    forms: dict[str, None] = {}
+    mnemonics: dict[str, None] = {}
+    for row, (text, device) in enumerate(zip(X[:, 0], _devices(X), strict=True)):
+        unseen = [f for f in split_forms(text) if form_key(f, device) not in known]
+        if not unseen:
+            continue
+        rows.append(row)
+        for form in unseen:
+            forms[form] = None
+            mnemonic = part_tokens(form)[0]  # "m=MNEMONIC"
+            if mnemonic not in known_parts:
+                mnemonics[mnemonic[2:]] = None
+    if not rows:
+        return
+    message = (
+        f"column 'instructions': {len(rows)} of {len(X)} rows (first: row {rows[0]}) hold "
+        f"{len(forms)} instruction form(s) never seen in fitting, e.g. {next(iter(forms))!r}; "
+        "their resource usage comes from the parts of the form (mnemonic, operands) alone"
+    )
+    if mnemonics:
+        message += (
+            f"; mnemonic(s) {list(mnemonics)[:5]} never seen at all: only their operands and"
+            " the mnemonics' first and last letters count"
+        )
+    warnings.warn(message, UnseenCategoryWarning, stacklevel=4)
 
 
 class ThroughputRegressor(CostRegressor):
@@ -250,6 +285,11 @@ class ThroughputRegressor(CostRegressor):
             raise InvalidInputError(
                 "instruction sequence holds no forms", field="instructions", rows=empty
             )
+        return array
+
+    def _check_X_predict(self, X: Any) -> np.ndarray:
+        array = super()._check_X_predict(X)
+        _warn_unseen_forms(self.model_, array)
         return array
 
     # ---- CostRegressor hooks --------------------------------------------------------------

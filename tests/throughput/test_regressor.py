@@ -3,6 +3,8 @@ persistence, unseen forms, intervals, fine-tuning and the CostModel path."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ pytest.importorskip("safetensors")
 
 from costmodel import plugins
 from costmodel.datasets import load as load_dataset
-from costmodel.exceptions import InvalidInputError
+from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
 from costmodel.model import CostModel
 from costmodel.model import load as load_model
 from costmodel.throughput import ThroughputRegressor
@@ -73,10 +75,21 @@ def test_an_unseen_form_gets_a_finite_usage_from_its_parts(fitted):
     seen = set(fitted.model_.forms)
     unseen = "VPADDQ_((REG:W:V:512)),_((REG:R:V:512)),_((REG:R:V:512))"
     assert unseen not in seen
-    point = fitted.predict(_rows([unseen, unseen + "\n" + unseen]))
+    with pytest.warns(UnseenCategoryWarning, match="2 of 2 rows .first: row 0. hold 1 instr"):
+        point = fitted.predict(_rows([unseen, unseen + "\n" + unseen]))
     assert np.all(np.isfinite(point)) and np.all(point > 0)
     usage = fitted.resource_usage([unseen])
     assert usage.shape == (1, fitted.n_resources + 1) and np.all(usage > 0)
+
+
+def test_only_rows_with_unseen_forms_are_warned_about_and_new_mnemonics_are_named(fitted):
+    known = fitted.model_.forms[0]
+    new_mnemonic = "ZZTOP_((REG:RW:G:64)),_((IMM:32))"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnseenCategoryWarning)
+        fitted.predict(_rows([known, known + "\n" + known]))  # all seen: no warning
+    with pytest.warns(UnseenCategoryWarning, match=r"1 of 2 rows \(first: row 1\).*'ZZTOP'"):
+        fitted.predict_with_interval(_rows([known, known + "\n" + new_mnemonic]))
 
 
 def test_intervals_are_ordered_and_nest_by_coverage(fitted, skl):
