@@ -48,6 +48,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from costmodel.base import CostRegressor
 from costmodel.exceptions import InvalidInputError, ModelFormatError, UnseenCategoryWarning
+from costmodel.instruction_forms import parse_form
 from costmodel.schema import TargetSpec
 from costmodel.throughput.parts import (
     SequenceBatch,
@@ -131,9 +132,9 @@ def _warn_unseen_forms(model: _Fitted, X: np.ndarray) -> None:
         rows.append(row)
         for form in unseen:
             forms[form] = None
-            mnemonic = part_tokens(form)[0]  # "m=MNEMONIC"
-            if mnemonic not in known_parts:
-                mnemonics[mnemonic[2:]] = None
+            mnemonic = parse_form(form).mnemonic
+            if f"m={mnemonic}" not in known_parts:  # the mnemonic's part token (parts.py)
+                mnemonics[mnemonic] = None
     if not rows:
         return
     message = (
