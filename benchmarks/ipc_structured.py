@@ -13,6 +13,10 @@ splits against the other models and tools; this script adds:
   a third of the steps, split-conformal on a quarter of the n rows) and ``CostModel.adapt``
   (the same fine-tuning, cross-conformal over 5 folds of the n rows); the Skylake model as it
   is beside them. Test: 1,000 fixed Zen+ rows;
+* ``coverage``: 90% coverage and width by sequence length and by mix (the effective number of
+  distinct forms, :func:`~costmodel.throughput.parts.effective_forms`) on the random split of
+  ``benchmarks/ipc.py`` (seed ``--seed``), for each ``--mixing`` exponent (0: intervals scaled by
+  the members' spread alone, as before the mixing scale);
 * ``bounds``: how far the measurements themselves let any model of this structure go. Under any
   maximum over resources of summed usage (this model, a port mapping's LP bound), a loop of
   forms ``j`` takes at least the cycles of its slowest form alone and at most the sum of their
@@ -47,6 +51,7 @@ from costmodel.instruction_forms import parse_form
 from costmodel.metrics import coverage, kendall, mape, mean_relative_width
 from costmodel.model import CostModel
 from costmodel.throughput import ThroughputRegressor
+from costmodel.throughput.parts import effective_forms
 
 TARGET = "iteration_cycles"
 REFERENCES = {"IACA": "iaca_cycles", "llvm-mca": "llvm_mca_cycles", "Ithemal": "ithemal_cycles"}
@@ -150,6 +155,52 @@ def adaptation(frames: dict, params: dict, seed: int, sizes: list[int]) -> list[
     return rows
 
 
+_MIX_BINS = {"1": (0.0, 1.0), "(1, 3)": (1.0, 3.0), "3+": (3.0, np.inf)}
+
+
+def coverage_by_mix(
+    frames: dict, params: dict, seed: int, cpus: list[str], mixing: list[float]
+) -> list[dict]:
+    rows = []
+    for cpu in cpus:
+        frame = frames[cpu]
+        train, test = split_rows(frame, "random", seed)
+        scored = frame[test]
+        y = scored[TARGET].to_numpy()
+        mixes = effective_forms(list(scored["instructions"]))
+        lengths = scored["n_instructions"].to_numpy()
+        for exponent in mixing:
+            regressor, seconds = _fit(frame[train], {**params, "mixing_exponent": exponent})
+            point, lower, upper = regressor.predict_with_interval(_X(scored), coverage=0.9)
+            groups = {f"length {n}": lengths == n for n in sorted(set(lengths))}
+            groups |= {
+                f"mix {name}": (mixes > lo) & (mixes <= hi) for name, (lo, hi) in _MIX_BINS.items()
+            }
+            row: dict[str, Any] = {
+                "experiment": "coverage",
+                "cpu": cpu,
+                "mixing_exponent": exponent,
+                "fit_s": seconds,
+                "all": _interval_stats(y, point, lower, upper),
+            }
+            for name, rows_in in groups.items():
+                if rows_in.any():
+                    row[name] = _interval_stats(
+                        y[rows_in], point[rows_in], lower[rows_in], upper[rows_in]
+                    )
+            rows.append(row)
+    return rows
+
+
+def _interval_stats(y: np.ndarray, point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> dict:
+    return {
+        "rows": len(y),
+        "mape": mape(y, point),
+        "coverage90": coverage(y, lower, upper),
+        "width90": mean_relative_width(point, lower, upper),
+    }
+
+
 def singleton_bounds(frame: pd.DataFrame) -> pd.DataFrame:
     """Per length-5 row of ``frame``: ``lower`` (its slowest form's measured cycles alone),
     ``upper`` (the sum of its forms' cycles alone) and ``gap`` (relative distance of the
@@ -217,7 +268,12 @@ def bounds(frames: dict, params: dict, seed: int, cpus: list[str]) -> list[dict]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--experiments", default="lengths,adapt", help="comma-separated: lengths, adapt, bounds"
+        "--experiments",
+        default="lengths,adapt",
+        help="comma-separated: lengths, adapt, bounds, coverage",
+    )
+    parser.add_argument(
+        "--mixing", default="0,0.25", help="coverage: comma-separated mixing exponents to compare"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--members", type=int, default=5)
@@ -237,6 +293,9 @@ def main() -> None:
         rows += length_holdout(frames, params, args.seed, args.length_cpus.split(","))
     if "bounds" in wanted:
         rows += bounds(frames, params, args.seed, args.length_cpus.split(","))
+    if "coverage" in wanted:
+        mixing = [float(m) for m in args.mixing.split(",")]
+        rows += coverage_by_mix(frames, params, args.seed, args.length_cpus.split(","), mixing)
     if "adapt" in wanted:
         rows += adaptation(frames, params, args.seed, [int(s) for s in args.sizes.split(",")])
     for row in rows:

@@ -105,6 +105,14 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
     def _difficulty(self, model: Any, difficulty_model: Any, X: np.ndarray) -> np.ndarray:
         """Unscaled difficulty (spread) per row, shape ``(n,)``, ≥ 0."""
 
+    def _difficulty_scale(self, difficulty_model: Any, X: np.ndarray) -> np.ndarray | None:
+        """Per-row factor on the floored and offset difficulty, shape ``(n,)`` (``None``: 1).
+
+        For errors that shrink or grow with something about the row the difficulty does not see
+        (the structured regressor: sequences that mix many distinct forms); the conformal
+        scores are divided by the scaled difficulty like any other."""
+        return None
+
     @abstractmethod
     def _save_model(
         self, model: Any, difficulty_model: Any, directory: Path, stem: str
@@ -273,16 +281,20 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
         models = iter(
             self._fit_points(X, z, [fit_idx for fit_idx, _ in folds] + [np.arange(len(z))])
         )
-        residuals, raw_sigmas = [], []
+        residuals, raw_sigmas, scales = [], [], []
         for fit_idx, cal_idx in folds:
             fold_model = next(models)
             residuals.append(z[cal_idx] - self._predict_point(fold_model, X[cal_idx]))
             if self.normalize:
                 difficulty_model = self._fit_difficulty(X[fit_idx], z[fit_idx], fold_model)
                 raw_sigmas.append(self._difficulty(fold_model, difficulty_model, X[cal_idx]))
+                scale = self._difficulty_scale(difficulty_model, X[cal_idx])
+                scales.append(np.ones(len(cal_idx)) if scale is None else scale)
         model = next(models)
         self.difficulty_model_ = self._fit_difficulty(X, z, model) if self.normalize else None
-        sigma = self._floor_sigma(np.concatenate(raw_sigmas), fit=True) if self.normalize else None
+        sigma = None
+        if self.normalize:
+            sigma = self._floor_sigma(np.concatenate(raw_sigmas), fit=True) * np.concatenate(scales)
         self.calibrator_ = SplitConformalCalibrator.from_residuals(np.concatenate(residuals), sigma)
         self.model_ = model
 
@@ -312,7 +324,9 @@ class CostRegressor(RegressorMixin, BaseEstimator, ABC):
         if not self.normalize:
             return None
         raw = np.asarray(self._difficulty(model, difficulty_model, X), dtype=np.float64)
-        return self._floor_sigma(raw, fit=fit)
+        sigma = self._floor_sigma(raw, fit=fit)
+        scale = self._difficulty_scale(difficulty_model, X)
+        return sigma if scale is None else sigma * scale
 
     def _floor_sigma(self, raw: np.ndarray, *, fit: bool = False) -> np.ndarray:
         """Difficulty floored at a fraction of its calibration median, so a row the difficulty

@@ -68,6 +68,18 @@ def part_tokens(form: str, device: str | None = None) -> tuple[str, ...]:
     return (*tokens, f"device={device}", f"{device}|{tokens[0]}")
 
 
+def effective_forms(texts: Sequence[str]) -> np.ndarray:
+    """Effective number of distinct forms per sequence, ``(sum c)**2 / sum c**2`` over the
+    counts ``c`` of its forms: ``k`` copies of one form count 1, ``k`` distinct forms count
+    ``k``, a mix in between. Shape ``(len(texts),)``; a text without forms counts 1."""
+    out = np.ones(len(texts), dtype=np.float64)
+    for row, text in enumerate(texts):
+        counts = np.fromiter(Counter(split_forms(text)).values(), dtype=np.float64)
+        if counts.size:
+            out[row] = counts.sum() ** 2 / np.square(counts).sum()
+    return out
+
+
 @dataclass(frozen=True)
 class SequenceBatch:
     """Rows as counts over their distinct forms.

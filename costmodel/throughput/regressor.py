@@ -16,7 +16,10 @@ the form (:mod:`costmodel.throughput.parts`), how many cycles it occupies each o
 so it holds by construction for any sequence length and mix, and a form never seen in fitting
 still gets a usage from its mnemonic and operands. ``n_members`` networks from different seeds are
 averaged in log space; their spread is the difficulty that split conformal calibration
-(:mod:`costmodel.conformal`) scales into intervals of the promised coverage.
+(:mod:`costmodel.conformal`) scales into intervals of the promised coverage. A sequence that mixes
+``d`` distinct forms has its difficulty divided by ``d ** mixing_exponent`` (``d`` capped at the
+largest mix seen in fitting): the errors of distinct forms partly cancel, so without it singletons
+were under-covered and length-5 mixes over-covered.
 
 ``predicts="ipc"`` models instructions per cycle instead (the same network; ``ipc = length /
 cycles``); left at ``None``, :class:`~costmodel.model.CostModel` sets it from the target's unit
@@ -52,6 +55,7 @@ from costmodel.instruction_forms import parse_form
 from costmodel.schema import TargetSpec
 from costmodel.throughput.parts import (
     SequenceBatch,
+    effective_forms,
     encode_rows,
     form_key,
     part_tokens,
@@ -167,6 +171,10 @@ class ThroughputRegressor(CostRegressor):
             prediction uses.
         n_members: Networks from different seeds, averaged in log space (their spread is the
             interval difficulty).
+        mixing_exponent: Intervals of a sequence mixing ``d`` distinct forms (effective number,
+            :func:`~costmodel.throughput.parts.effective_forms`) are narrowed by ``d **
+            -mixing_exponent``, ``d`` capped at the largest mix seen in fitting: the errors of
+            distinct forms partly cancel, which the members' spread does not show (0: off).
         predicts: ``"cycles"`` (cycles per iteration) or ``"ipc"`` (instructions per cycle);
             ``None``: from the target's unit inside a :class:`~costmodel.model.CostModel`,
             else cycles.
@@ -199,6 +207,7 @@ class ThroughputRegressor(CostRegressor):
         "power_end": (numbers.Real, 1.0, 1e4, None),
         "hard_max_fraction": (numbers.Real, 0.0, 1.0, None),
         "n_members": (numbers.Integral, 1, 64, None),
+        "mixing_exponent": (numbers.Real, 0.0, 2.0, None),
         "predicts": (str, None, None, ("cycles", "ipc")),
         "warm_start": (bool, None, None, None),
         "prior_strength": (numbers.Real, 0.0, 1e6, None),
@@ -222,6 +231,7 @@ class ThroughputRegressor(CostRegressor):
         power_end: float = 64.0,
         hard_max_fraction: float = 0.2,
         n_members: int = 5,
+        mixing_exponent: float = 0.25,
         predicts: str | None = None,
         warm_start: bool = False,
         prior_strength: float = 0.0,
@@ -244,6 +254,7 @@ class ThroughputRegressor(CostRegressor):
         self.power_end = power_end
         self.hard_max_fraction = hard_max_fraction
         self.n_members = n_members
+        self.mixing_exponent = mixing_exponent
         self.predicts = predicts
         self.warm_start = warm_start
         self.prior_strength = prior_strength
@@ -424,11 +435,24 @@ class ThroughputRegressor(CostRegressor):
     def _predict_point(self, model: _Fitted, X: np.ndarray) -> np.ndarray:
         return self._member_z(model, X).mean(axis=1)
 
-    def _fit_difficulty(self, X: np.ndarray, z: np.ndarray, model: _Fitted) -> Any:
-        return None
+    def _fit_difficulty(self, X: np.ndarray, z: np.ndarray, model: _Fitted) -> dict[str, float]:
+        """The mixing exponent and the largest mix of the fitting rows (the cap: a longer mix
+        than any seen is never narrowed further)."""
+        return {
+            "mixing_exponent": float(self.mixing_exponent),
+            "max_mixing": float(effective_forms(list(X[:, 0])).max()),
+        }
 
     def _difficulty(self, model: _Fitted, difficulty_model: Any, X: np.ndarray) -> np.ndarray:
         return self._member_z(model, X).std(axis=1)
+
+    def _difficulty_scale(self, difficulty_model: Any, X: np.ndarray) -> np.ndarray | None:
+        """``d ** -mixing_exponent`` with ``d`` the row's effective number of distinct forms,
+        capped at the fitting rows' largest; ``None`` for models saved without it."""
+        if not difficulty_model or not difficulty_model["mixing_exponent"]:
+            return None
+        mixing = np.minimum(effective_forms(list(X[:, 0])), difficulty_model["max_mixing"])
+        return mixing ** -float(difficulty_model["mixing_exponent"])
 
     # ---- persistence ----------------------------------------------------------------------
     def _save_model(
@@ -453,6 +477,8 @@ class ThroughputRegressor(CostRegressor):
             "predicts": model.predicts,
             "history": model.history,
         }
+        if difficulty_model is not None:
+            document["difficulty"] = {k: float(v) for k, v in difficulty_model.items()}
         (directory / meta).write_text(json.dumps(document, indent=1, sort_keys=True))
         return [weights, meta]
 
@@ -481,11 +507,18 @@ class ThroughputRegressor(CostRegressor):
                 document["predicts"],
                 document.get("history", []),
             )
-        except (OSError, KeyError, ValueError, IndexError) as exc:
+            # Files written before the mixing scale calibrated without it: none for them.
+            difficulty = document.get("difficulty")
+            if difficulty is not None:
+                difficulty = {
+                    "mixing_exponent": float(difficulty["mixing_exponent"]),
+                    "max_mixing": float(difficulty["max_mixing"]),
+                }
+        except (OSError, KeyError, ValueError, IndexError, TypeError) as exc:
             if isinstance(exc, ModelFormatError):
                 raise
             raise ModelFormatError(f"{directory}: cannot load structured model ({exc})") from exc
-        return model, None
+        return model, difficulty
 
     # ---- adaptation to a new device -------------------------------------------------------
     def fine_tuned(

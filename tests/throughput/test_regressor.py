@@ -3,6 +3,7 @@ persistence, unseen forms, intervals, fine-tuning and the CostModel path."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -19,6 +20,7 @@ from costmodel.exceptions import InvalidInputError, UnseenCategoryWarning
 from costmodel.model import CostModel
 from costmodel.model import load as load_model
 from costmodel.throughput import ThroughputRegressor
+from costmodel.throughput.parts import effective_forms
 
 _SMALL = {"steps": 300, "n_members": 2, "refit": False, "hidden": 32}
 
@@ -98,6 +100,48 @@ def test_intervals_are_ordered_and_nest_by_coverage(fitted, skl):
     assert np.all(lower <= point) and np.all(point <= upper) and np.all(lower > 0)
     low50, up50 = fitted.predict_interval(X, coverage=0.5)
     assert np.all(low50 >= lower) and np.all(up50 <= upper)
+
+
+def test_effective_forms_counts_distinct_forms_weighted_by_their_share():
+    a, b = "ADD_((REG:RW:G:64)),_((IMM:32))", "NOP"
+    mixes = effective_forms([a, "\n".join([a] * 5), f"{a}\n{b}", f"{a}\n{a}\n{b}"])
+    np.testing.assert_allclose(mixes, [1.0, 1.0, 2.0, 9 / 5])
+
+
+def test_intervals_narrow_with_the_mix_of_forms_up_to_the_largest_mix_fitted(fitted, skl):
+    difficulty = fitted.difficulty_model_
+    assert difficulty["mixing_exponent"] == 0.25
+    train_mixes = effective_forms(list(skl["instructions"].iloc[:300]))
+    assert difficulty["max_mixing"] == pytest.approx(train_mixes.max())
+    forms = list(dict.fromkeys(skl["instructions"].iloc[:300].str.split("\n").explode()))[:15]
+    rows = _rows([forms[0], "\n".join(forms[:2]), "\n".join(forms)])
+    plain = ThroughputRegressor(**_SMALL, random_state=1)
+    plain.__dict__.update(fitted.__dict__, difficulty_model_=None)  # the same, unscaled
+    point, _, upper = fitted.predict_with_interval(rows)
+    _, _, plain_upper = plain.predict_with_interval(rows)
+    ratio = np.log(upper / point) / np.log(plain_upper / point)
+    cap = difficulty["max_mixing"]
+    assert cap < 15
+    np.testing.assert_allclose(ratio, [1.0, 2.0**-0.25, cap**-0.25], rtol=1e-9)
+
+
+def test_a_model_saved_without_the_mixing_scale_loads_unscaled(skl, tmp_path):
+    train = skl.iloc[:300]
+    unscaled = ThroughputRegressor(**_SMALL, mixing_exponent=0.0).fit(
+        train[["instructions"]].to_numpy(), train["iteration_cycles"].to_numpy()
+    )
+    state = unscaled.save_payload(tmp_path, "m")
+    meta = tmp_path / "m.structured.json"
+    document = json.loads(meta.read_text())
+    del document["difficulty"]  # as files written before the mixing scale
+    meta.write_text(json.dumps(document))
+    loaded = ThroughputRegressor.load_payload(unscaled.get_params(), state, tmp_path, "m")
+    assert loaded.difficulty_model_ is None
+    X = skl[["instructions"]].iloc[300:360].to_numpy()
+    for a, b in zip(
+        loaded.predict_with_interval(X), unscaled.predict_with_interval(X), strict=True
+    ):
+        np.testing.assert_allclose(a, b)
 
 
 def test_fitting_is_deterministic_with_random_state(fitted, skl):
